@@ -1,0 +1,261 @@
+import convict from "convict";
+import { ConfigError } from "./errors.js";
+
+/**
+ * Configuration comes only from environment variables (names kept compatible with the original sqs-processor
+ * ConfigMap). Parsing is pure: it takes an env object and returns a frozen Config or throws ConfigError with one
+ * problem per variable, so main can exit before any AWS client exists.
+ */
+
+export const SSE_MODES = ["none", "AES256", "aws:kms"] as const;
+export type SseMode = (typeof SSE_MODES)[number];
+
+export const STORAGE_CLASSES = [
+  "STANDARD",
+  "STANDARD_IA",
+  "ONEZONE_IA",
+  "INTELLIGENT_TIERING",
+  "GLACIER_IR",
+  "GLACIER",
+  "DEEP_ARCHIVE",
+  "REDUCED_REDUNDANCY",
+] as const;
+export type StorageClass = (typeof STORAGE_CLASSES)[number];
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly queueUrl: string;
+  readonly bucket: string;
+  readonly region: string;
+  readonly prefix: string;
+  readonly maxMessagesPerPoll: number;
+  readonly waitTimeSeconds: number;
+  readonly pollIntervalSeconds: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly heartbeatIntervalSeconds: number;
+  readonly concurrency: number;
+  readonly healthPort: number;
+  readonly logLevel: LogLevel;
+  readonly s3ForcePathStyle: boolean;
+  readonly sse: SseMode;
+  readonly kmsKeyId: string | undefined;
+  readonly storageClass: StorageClass;
+  readonly shutdownTimeoutSeconds: number;
+  readonly s3RequestTimeoutSeconds: number;
+  /** Explicit endpoints from the SDK's standard variables (LocalStack, fauxqs, VPC endpoints). */
+  readonly sqsEndpoint: string | undefined;
+  readonly s3Endpoint: string | undefined;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+type Validator = (value: unknown) => void;
+
+/**
+ * Formats are registered with convict so its env coercion runs through them: a boolean default would otherwise make
+ * convict turn any non-empty string (even "yes") into true.
+ */
+function intRange(min: number, max: number): string {
+  const name = `int-${min}-${max}`;
+  convict.addFormat({
+    name,
+    validate(value: unknown) {
+      if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+        throw new Error(`must be a whole number from ${min} to ${max}`);
+      }
+    },
+    coerce: (v: unknown) => (typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+  });
+  return name;
+}
+
+convict.addFormat({
+  name: "strict-boolean",
+  validate(value: unknown) {
+    if (typeof value !== "boolean") throw new Error("must be true or false");
+  },
+  coerce: (v: unknown) => (v === "true" ? true : v === "false" ? false : v),
+});
+const bool = "strict-boolean";
+
+function oneOf(values: readonly string[]) {
+  return (value: unknown): void => {
+    if (typeof value !== "string" || !values.includes(value)) throw new Error(`must be one of ${values.join(", ")}`);
+  };
+}
+
+function queueUrl(value: unknown): void {
+  if (value === null || value === undefined || value === "") throw new Error("is required (the SQS queue URL)");
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw new Error("must be an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/my-queue");
+  }
+  const parts = url.pathname.split("/").filter(Boolean);
+  if (!/^https?:$/.test(url.protocol) || parts.length !== 2 || !/^[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(parts[1] ?? "")) {
+    throw new Error("must be an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/my-queue");
+  }
+}
+
+function bucketName(value: unknown): void {
+  if (value === null || value === undefined || value === "") throw new Error("is required (the S3 bucket name)");
+  const v = String(value);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) || v.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(v)) {
+    throw new Error("must be a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-'; no ARN, no s3:// prefix)");
+  }
+}
+
+function prefix(value: unknown): void {
+  const v = String(value ?? "");
+  if (v.startsWith("/")) throw new Error("must not start with '/' (S3 keys have no leading slash)");
+  if (Buffer.byteLength(v, "utf8") > 512) throw new Error("must be at most 512 bytes");
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw new Error("must not contain control characters");
+}
+
+function optionalUrl(value: unknown): void {
+  if (value === null || value === undefined || value === "") return;
+  try {
+    const u = new URL(String(value));
+    if (!/^https?:$/.test(u.protocol)) throw new Error("bad protocol");
+  } catch {
+    throw new Error("must be an http(s) URL");
+  }
+}
+
+function optionalString(value: unknown): void {
+  if (value !== null && value !== undefined && typeof value !== "string") throw new Error("must be a string");
+}
+
+function region(value: unknown): void {
+  if (value === null || value === undefined || value === "") return;
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(String(value))) throw new Error("must be an AWS region such as eu-west-1");
+}
+
+const schema = {
+  SQS_QUEUE_URL: { doc: "URL of the queue to archive", format: queueUrl, default: null as string | null, env: "SQS_QUEUE_URL" },
+  S3_BUCKET_NAME: { doc: "Destination bucket", format: bucketName, default: null as string | null, env: "S3_BUCKET_NAME" },
+  AWS_REGION: { doc: "AWS region; derived from the queue URL when unset", format: region, default: "", env: "AWS_REGION" },
+  S3_PREFIX: { doc: "Key prefix for archives", format: prefix, default: "sqs-messages/", env: "S3_PREFIX" },
+  MAX_MESSAGES_PER_POLL: { doc: "Messages per ReceiveMessage", format: intRange(1, 10), default: 10, env: "MAX_MESSAGES_PER_POLL" },
+  WAIT_TIME_SECONDS: { doc: "Long-poll wait", format: intRange(0, 20), default: 20, env: "WAIT_TIME_SECONDS" },
+  POLL_INTERVAL_SECONDS: {
+    doc: "Pause after an empty receive",
+    format: intRange(0, 3600),
+    default: 0,
+    env: "POLL_INTERVAL_SECONDS",
+  },
+  VISIBILITY_TIMEOUT_SECONDS: {
+    doc: "Visibility timeout requested on receive and renewed by the heartbeat",
+    format: intRange(2, 43200),
+    default: 60,
+    env: "VISIBILITY_TIMEOUT_SECONDS",
+  },
+  CONCURRENCY: { doc: "Concurrent receive loops", format: intRange(1, 64), default: 8, env: "CONCURRENCY" },
+  HEALTH_PORT: { doc: "Port for probes and metrics", format: intRange(1, 65535), default: 8080, env: "HEALTH_PORT" },
+  LOG_LEVEL: { doc: "pino log level", format: oneOf(LOG_LEVELS), default: "info", env: "LOG_LEVEL" },
+  S3_FORCE_PATH_STYLE: { doc: "Path-style S3 URLs", format: bool, default: false, env: "S3_FORCE_PATH_STYLE" },
+  S3_SSE: { doc: "Server-side encryption", format: oneOf(SSE_MODES), default: "none", env: "S3_SSE" },
+  S3_KMS_KEY_ID: { doc: "KMS key for aws:kms", format: optionalString, default: "", env: "S3_KMS_KEY_ID" },
+  S3_STORAGE_CLASS: { doc: "Storage class", format: oneOf(STORAGE_CLASSES), default: "STANDARD", env: "S3_STORAGE_CLASS" },
+  SHUTDOWN_TIMEOUT_SECONDS: {
+    doc: "Drain budget after SIGTERM",
+    format: intRange(1, 3600),
+    default: 30,
+    env: "SHUTDOWN_TIMEOUT_SECONDS",
+  },
+  S3_REQUEST_TIMEOUT_SECONDS: {
+    doc: "Per-attempt PutObject timeout",
+    format: intRange(1, 600),
+    default: 30,
+    env: "S3_REQUEST_TIMEOUT_SECONDS",
+  },
+  AWS_ENDPOINT_URL: { doc: "SDK endpoint for every service", format: optionalUrl, default: "", env: "AWS_ENDPOINT_URL" },
+  AWS_ENDPOINT_URL_SQS: { doc: "SDK endpoint for SQS", format: optionalUrl, default: "", env: "AWS_ENDPOINT_URL_SQS" },
+  AWS_ENDPOINT_URL_S3: { doc: "SDK endpoint for S3", format: optionalUrl, default: "", env: "AWS_ENDPOINT_URL_S3" },
+};
+
+/** The service's own variables, in the order the README and the ConfigMaps list them. */
+export const SERVICE_ENV_VARS: readonly string[] = Object.keys(schema).filter((k) => !k.startsWith("AWS_ENDPOINT_URL"));
+
+/** Region from hosts like sqs.eu-west-1.amazonaws.com, eu-west-1.queue.amazonaws.com or sqs.us-east-1.localhost. */
+export function regionFromQueueUrl(url: string): string | undefined {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+  const m = /^sqs[.-]([a-z]{2}(?:-[a-z]+)+-\d+)\./.exec(host) ?? /^([a-z]{2}(?:-[a-z]+)+-\d+)\.queue\./.exec(host);
+  return m?.[1];
+}
+
+function show(value: unknown): string {
+  if (value === undefined || value === null) return "(unset)";
+  return JSON.stringify(String(value));
+}
+
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  // Empty strings mean "unset" (a ConfigMap key left blank), so defaults apply.
+  const given: Record<string, string> = {};
+  for (const name of Object.keys(schema)) {
+    const v = env[name];
+    if (v !== undefined && v !== "") given[name] = v;
+  }
+  const c = convict(schema as unknown as convict.Schema<Record<string, unknown>>, { env: given, args: [] });
+  try {
+    c.validate({ allowed: "strict" });
+  } catch (err) {
+    // convict reports one "NAME: reason: value was X" line per bad variable; the raw env value is clearer.
+    for (const line of (err as Error).message.split("\n")) {
+      const m = /^([A-Z0-9_]+): (.*?)(?:: value was .*)?$/s.exec(line.trim());
+      if (!m) continue;
+      const name = m[1] as string;
+      problems.push(`${name}=${show(given[name])}: ${m[2]}`);
+    }
+    if (problems.length === 0) problems.push((err as Error).message);
+  }
+  const raw = c.getProperties();
+
+  if (problems.length === 0) {
+    if (raw.S3_SSE !== "aws:kms" && raw.S3_KMS_KEY_ID) {
+      problems.push(`S3_KMS_KEY_ID=${show(raw.S3_KMS_KEY_ID)}: is only allowed with S3_SSE=aws:kms (S3_SSE is ${show(raw.S3_SSE)})`);
+    }
+    if (!raw.AWS_REGION && !regionFromQueueUrl(String(raw.SQS_QUEUE_URL))) {
+      problems.push(
+        `AWS_REGION=(unset): is required when the region cannot be derived from SQS_QUEUE_URL host (${new URL(String(raw.SQS_QUEUE_URL)).hostname})`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const visibility = raw.VISIBILITY_TIMEOUT_SECONDS as number;
+  const str = (k: string) => String(raw[k] ?? "");
+  return Object.freeze({
+    queueUrl: str("SQS_QUEUE_URL"),
+    bucket: str("S3_BUCKET_NAME"),
+    region: str("AWS_REGION") || (regionFromQueueUrl(str("SQS_QUEUE_URL")) as string),
+    prefix: str("S3_PREFIX"),
+    maxMessagesPerPoll: raw.MAX_MESSAGES_PER_POLL as number,
+    waitTimeSeconds: raw.WAIT_TIME_SECONDS as number,
+    pollIntervalSeconds: raw.POLL_INTERVAL_SECONDS as number,
+    visibilityTimeoutSeconds: visibility,
+    // A third of the timeout leaves two renewals' slack before a slow write's messages reappear.
+    heartbeatIntervalSeconds: Math.max(1, Math.floor(visibility / 3)),
+    concurrency: raw.CONCURRENCY as number,
+    healthPort: raw.HEALTH_PORT as number,
+    logLevel: raw.LOG_LEVEL as LogLevel,
+    s3ForcePathStyle: raw.S3_FORCE_PATH_STYLE as boolean,
+    sse: raw.S3_SSE as SseMode,
+    kmsKeyId: str("S3_KMS_KEY_ID") || undefined,
+    storageClass: raw.S3_STORAGE_CLASS as StorageClass,
+    shutdownTimeoutSeconds: raw.SHUTDOWN_TIMEOUT_SECONDS as number,
+    s3RequestTimeoutSeconds: raw.S3_REQUEST_TIMEOUT_SECONDS as number,
+    sqsEndpoint: str("AWS_ENDPOINT_URL_SQS") || str("AWS_ENDPOINT_URL") || undefined,
+    s3Endpoint: str("AWS_ENDPOINT_URL_S3") || str("AWS_ENDPOINT_URL") || undefined,
+  });
+}

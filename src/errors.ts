@@ -1,0 +1,148 @@
+/**
+ * Typed errors with stable codes. The `code` is what appears in log lines (`err.code`) and as the
+ * `reason` label of `sqs_archiver_failures_total`, so codes are part of the public contract: add, never rename.
+ */
+export class ArchiverError extends Error {
+  readonly code: string;
+  override readonly cause?: unknown;
+
+  constructor(code: string, message: string, cause?: unknown) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/** One problem per variable; main prints one line each and exits non-zero before any AWS call. */
+export class ConfigError extends ArchiverError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super("CONFIG_INVALID", `invalid configuration: ${problems.join("; ")}`);
+    this.problems = problems;
+  }
+}
+
+/** The body does not hash to the MD5OfBody SQS computed: archiving it would store corrupt data as good. */
+export class ChecksumMismatchError extends ArchiverError {
+  constructor(messageId: string, expected: string, actual: string) {
+    super("MD5_MISMATCH", `message ${messageId}: MD5 of body ${actual} does not match MD5OfBody ${expected}`);
+  }
+}
+
+/** A message SQS returned without the fields every archive needs (MessageId, Body, ReceiptHandle). */
+export class MalformedMessageError extends ArchiverError {
+  constructor(detail: string) {
+    super("MESSAGE_MALFORMED", `malformed SQS message: ${detail}`);
+  }
+}
+
+/** PutObject failed; `reason` is the classified failure (see classifyAwsError). */
+export class ArchiveWriteError extends ArchiverError {
+  readonly retryable: boolean;
+  /** True when the failure is about the bucket as a whole (missing, denied), not this one object. */
+  readonly sinkFatal: boolean;
+
+  constructor(reason: string, message: string, cause: unknown, retryable: boolean, sinkFatal: boolean) {
+    super(reason, message, cause);
+    this.retryable = retryable;
+    this.sinkFatal = sinkFatal;
+  }
+}
+
+interface AwsLikeError {
+  name?: string;
+  code?: string;
+  message?: string;
+  $fault?: string;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: { throttling?: boolean };
+}
+
+const THROTTLING = new Set([
+  "ThrottlingException",
+  "Throttling",
+  "RequestThrottled",
+  "RequestThrottledException",
+  "TooManyRequestsException",
+  "SlowDown",
+  "OverLimit",
+  "KmsThrottlingException",
+]);
+
+const CONNECTION = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_SOCKET",
+]);
+
+const CREDENTIALS = new Set([
+  "CredentialsProviderError",
+  "InvalidClientTokenId",
+  "UnrecognizedClientException",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "ExpiredTokenException",
+  "InvalidIdentityToken",
+]);
+
+/**
+ * Maps any SDK or network error to a short, stable reason used as a metric label and log code.
+ * AWS error names come in several forms (`AWS.SimpleQueueService.NonExistentQueue`, `QueueDoesNotExist`), so
+ * matching is by suffix as well as exact name.
+ */
+export function classifyAwsError(err: unknown): string {
+  const e = (err ?? {}) as AwsLikeError;
+  const name = e.name ?? "";
+  const code = e.code ?? "";
+  const status = e.$metadata?.httpStatusCode;
+
+  if (name === "AbortError" || code === "ABORT_ERR") return "aborted";
+  if (name === "TimeoutError" || name === "RequestTimeout" || code === "ETIMEDOUT" || name === "RequestTimeoutException") {
+    return "timeout";
+  }
+  if (e.$retryable?.throttling || THROTTLING.has(name) || THROTTLING.has(code) || name.endsWith(".OverLimit")) {
+    return "throttled";
+  }
+  if (name.endsWith("NonExistentQueue") || name === "QueueDoesNotExist") return "queue_not_found";
+  if (name === "NoSuchBucket") return "bucket_not_found";
+  if (CREDENTIALS.has(name) || name === "CredentialsError") return "credentials";
+  if (name === "AccessDenied" || name === "AccessDeniedException" || name.endsWith("AccessDenied") || status === 403) {
+    return "access_denied";
+  }
+  if (name.startsWith("KMS") || name.startsWith("Kms")) return "kms";
+  if (CONNECTION.has(code) || CONNECTION.has(name) || /socket hang up|ECONNRESET|ECONNREFUSED/i.test(e.message ?? "")) {
+    return "connection";
+  }
+  if (typeof status === "number" && status >= 500) return "server_error";
+  if (e.$fault === "server") return "server_error";
+  if (typeof status === "number" && status >= 400) return "client_error";
+  return "unknown";
+}
+
+const RETRYABLE = new Set(["timeout", "throttled", "connection", "server_error", "unknown", "aborted"]);
+
+/** Whether trying the same request again later can succeed without anyone changing anything. */
+export function isRetryableReason(reason: string): boolean {
+  return RETRYABLE.has(reason);
+}
+
+/** Whether the reason concerns the whole destination (so every other message will fail the same way). */
+export function isSinkFatalReason(reason: string): boolean {
+  return reason === "bucket_not_found" || reason === "access_denied" || reason === "credentials" || reason === "kms";
+}
+
+/** A short, log-safe description: never includes request bodies or credentials. */
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof ArchiverError) return { code: err.code, message: err.message };
+  const e = (err ?? {}) as AwsLikeError;
+  return { code: e.name ?? e.code ?? "Error", message: String(e.message ?? err).slice(0, 500) };
+}
