@@ -1,0 +1,65 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
+import { S3Client } from "@aws-sdk/client-s3";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { Config } from "./config.js";
+
+export interface AwsClients {
+  readonly sqs: SQSClient;
+  readonly s3: S3Client;
+  destroy(): void;
+}
+
+function handler(maxSockets: number, requestTimeoutMs: number): NodeHttpHandler {
+  // keepAlive: a fresh TLS handshake per PutObject would cost more CPU than the request itself.
+  const opts = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: "lifo" as const };
+  return new NodeHttpHandler({
+    httpAgent: new HttpAgent(opts),
+    httpsAgent: new HttpsAgent(opts),
+    connectionTimeout: 5_000,
+    requestTimeout: requestTimeoutMs,
+  });
+}
+
+/**
+ * One client per service for the whole process, shared by every receive loop. Credentials are never configured
+ * here: the SDK's node provider chain resolves IRSA (web identity), EKS Pod Identity, env keys or profiles, and one
+ * provider instance is shared so both clients reuse the same cached credentials.
+ */
+export function createAwsClients(config: Config, credentials?: SQSClientConfig["credentials"]): AwsClients {
+  const provider = credentials ?? fromNodeProviderChain();
+  // Per loop: one long poll plus a delete or visibility call at once; headroom for heartbeats.
+  const sqsSockets = config.concurrency * 2 + 4;
+  // Per loop: a whole batch of PutObjects in parallel.
+  const s3Sockets = config.concurrency * config.maxMessagesPerPoll + 4;
+
+  const sqs = new SQSClient({
+    region: config.region,
+    credentials: provider,
+    ...(config.sqsEndpoint ? { endpoint: config.sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
+    md5: false,
+    maxAttempts: 3,
+    retryMode: "standard",
+    // The long poll holds the request open for WaitTimeSeconds; the timeout must outlast it.
+    requestHandler: handler(sqsSockets, (config.waitTimeSeconds + 10) * 1000),
+  });
+  const s3 = new S3Client({
+    region: config.region,
+    credentials: provider,
+    ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+    forcePathStyle: config.s3ForcePathStyle,
+    maxAttempts: 4,
+    retryMode: "standard",
+    requestHandler: handler(s3Sockets, config.s3RequestTimeoutSeconds * 1000),
+  });
+  return {
+    sqs,
+    s3,
+    destroy() {
+      sqs.destroy();
+      s3.destroy();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig } from "./config.js";
+import { createAwsClients } from "./aws-clients.js";
+import type { Logger } from "./logger.js";
+import { ArchiverService } from "./service.js";
+
+export interface LocalOptions {
+  /** Folder for the emulator's S3 files (git-ignored `.local-data/` by default). */
+  dataDir: string;
+  port: number;
+  queueName: string;
+  bucket: string;
+  /** The user's own variables (S3_PREFIX, CONCURRENCY, ...) override local defaults. */
+  env: Readonly<Record<string, string | undefined>>;
+  log: Logger;
+  version: string;
+  nodeVersion: string;
+  print: (line: string) => void;
+}
+
+export interface LocalHandle {
+  service: ArchiverService;
+  queueUrl: string;
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+const OVERRIDABLE = [
+  "S3_PREFIX",
+  "MAX_MESSAGES_PER_POLL",
+  "WAIT_TIME_SECONDS",
+  "POLL_INTERVAL_SECONDS",
+  "VISIBILITY_TIMEOUT_SECONDS",
+  "CONCURRENCY",
+  "HEALTH_PORT",
+  "LOG_LEVEL",
+  "SHUTDOWN_TIMEOUT_SECONDS",
+];
+
+/**
+ * `npm run local`: the embedded fauxqs emulator on 127.0.0.1 with S3 objects as plain files, a queue and a bucket,
+ * and the real service against them, with static dummy credentials so no AWS account is needed.
+ */
+export async function runLocal(o: LocalOptions): Promise<LocalHandle> {
+  // fauxqs needs node:sqlite (Node >= 22.5): loaded lazily so production never imports the emulator.
+  const { startFauxqs } = await import("fauxqs");
+  const s3Dir = join(o.dataDir, "s3");
+  mkdirSync(s3Dir, { recursive: true });
+  const fauxqs = await startFauxqs({ port: o.port, host: "localhost", logger: false, s3StorageDir: s3Dir });
+  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
+  const { queueUrl } = fauxqs.createQueue(o.queueName);
+  fauxqs.createBucket(o.bucket);
+
+  const env: Record<string, string> = {
+    SQS_QUEUE_URL: queueUrl,
+    S3_BUCKET_NAME: o.bucket,
+    AWS_REGION: "us-east-1",
+    AWS_ENDPOINT_URL: endpoint,
+    S3_FORCE_PATH_STYLE: "true",
+    // Short long-polls so Ctrl-C returns within a second or two.
+    WAIT_TIME_SECONDS: "1",
+    CONCURRENCY: "2",
+    SHUTDOWN_TIMEOUT_SECONDS: "10",
+  };
+  for (const k of OVERRIDABLE) {
+    const v = o.env[k];
+    if (v !== undefined && v !== "") env[k] = v;
+  }
+  const config = loadConfig(env);
+  const clients = createAwsClients(config, async () => ({ accessKeyId: "test", secretAccessKey: "test" }));
+  const service = new ArchiverService({ config, log: o.log, version: o.version, nodeVersion: o.nodeVersion, clients, host: "127.0.0.1" });
+  await service.start();
+
+  const objects = join(s3Dir, "buckets", o.bucket, "objects");
+  const cli = `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url ${endpoint}`;
+  for (const line of [
+    "",
+    "sqs-archiver local mode is running.",
+    `  SQS+S3 emulator : ${endpoint}`,
+    `  queue           : ${queueUrl}`,
+    `  bucket          : s3://${o.bucket}/${config.prefix}`,
+    `  probes          : http://127.0.0.1:${service.port}/health  /ready  /metrics`,
+    "",
+    "Send a message:",
+    `  ${cli} sqs send-message --queue-url ${queueUrl} --message-body '{"hello":"world"}'`,
+    "",
+    "Its archive appears within a second as a file:",
+    `  ${join(objects, config.prefix)}YYYY/MM/DD/HH/<MessageId>.json.data`,
+    "or through S3:",
+    `  ${cli} s3 ls --recursive s3://${o.bucket}/${config.prefix}`,
+    "",
+    "Ctrl-C stops everything.",
+    "",
+  ]) {
+    o.print(line);
+  }
+
+  return {
+    service,
+    queueUrl,
+    endpoint,
+    async stop() {
+      await service.stop();
+      await fauxqs.stop();
+    },
+  };
+}

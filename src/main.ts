@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig, type Config } from "./config.js";
+import { ConfigError } from "./errors.js";
+import { createLogger } from "./logger.js";
+import { ArchiverService } from "./service.js";
+
+/** The only module that touches `process`: env, argv, signals, stdout and the exit code. */
+
+const EXIT_CONFIG = 78; // sysexits EX_CONFIG
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+function onSignals(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        // A second Ctrl-C means "now": in a pod only SIGKILL follows SIGTERM, so this is interactive use.
+        if (signal === "SIGINT") process.exit(130);
+        return;
+      }
+      stopping = true;
+      void stop(signal);
+    });
+  }
+}
+
+async function runService(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`sqs-archiver: ${err.code}: ${p}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const service = new ArchiverService({ config, log, version: version(), nodeVersion: process.versions.node });
+  onSignals(async (signal) => {
+    log.info({ event: "signal", signal }, "signal received");
+    // Backstop: exit even if something in the drain hangs past the budget.
+    setTimeout(() => process.exit(1), (config.shutdownTimeoutSeconds + 5) * 1000).unref();
+    const res = await service.stop();
+    log.flush();
+    void res;
+    process.exit(0);
+  });
+  await service.start();
+}
+
+async function runLocalMode(): Promise<void> {
+  const { runLocal } = await import("./local.js");
+  const log = createLogger((process.env.LOG_LEVEL as "debug" | undefined) ?? "debug");
+  const handle = await runLocal({
+    dataDir: join(process.cwd(), ".local-data"),
+    port: Number(process.env.LOCAL_PORT ?? 4566),
+    queueName: process.env.LOCAL_QUEUE_NAME ?? "sqs-archiver-local",
+    bucket: process.env.LOCAL_BUCKET_NAME ?? "sqs-archiver-local",
+    env: process.env,
+    log,
+    version: version(),
+    nodeVersion: process.versions.node,
+    print: (line) => process.stderr.write(`${line}\n`),
+  });
+  onSignals(async () => {
+    await handle.stop();
+    process.exit(0);
+  });
+}
+
+process.on("unhandledRejection", (err) => {
+  process.stderr.write(`${JSON.stringify({ level: "fatal", event: "unhandled_rejection", msg: String((err as Error)?.stack ?? err) })}\n`);
+  process.exit(1);
+});
+
+const mode = process.argv[2];
+const run = mode === "local" ? runLocalMode : runService;
+run().catch((err: unknown) => {
+  process.stderr.write(`${JSON.stringify({ level: "fatal", event: "startup_failed", msg: String((err as Error)?.stack ?? err) })}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,195 @@
+import { Consumer } from "sqs-consumer";
+import type { FastifyInstance } from "fastify";
+import { createAwsClients, type AwsClients } from "./aws-clients.js";
+import { BatchHandler } from "./batch-handler.js";
+import type { Config } from "./config.js";
+import { classifyAwsError, describeError } from "./errors.js";
+import { HealthState } from "./health.js";
+import type { Logger } from "./logger.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { preflight } from "./preflight.js";
+import { ReceiveGate } from "./receive-gate.js";
+import { S3Writer } from "./s3-writer.js";
+import { createProbeServer } from "./server.js";
+
+export interface ServiceOptions {
+  config: Config;
+  log: Logger;
+  version: string;
+  nodeVersion: string;
+  /** Injected in tests; built from config otherwise. */
+  clients?: AwsClients;
+  /** Host for the probe server; all interfaces in a pod. */
+  host?: string;
+}
+
+export interface StopResult {
+  /** True when everything drained before the deadline. */
+  clean: boolean;
+  elapsedMs: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * Wires CONCURRENCY sqs-consumer loops, the gate, the batch handler and the probe server, and owns the shutdown
+ * sequence. Nothing here touches `process`: main.ts translates signals into stop().
+ */
+export class ArchiverService {
+  readonly metrics: Metrics;
+  readonly health: HealthState;
+  private readonly clients: AwsClients;
+  private readonly gate: ReceiveGate;
+  private readonly handler: BatchHandler;
+  private readonly consumers: Consumer[] = [];
+  private readonly server: FastifyInstance;
+  private stopping: Promise<StopResult> | undefined;
+  private preflightAbort = new AbortController();
+
+  constructor(private readonly o: ServiceOptions) {
+    const { config, log } = o;
+    this.metrics = createMetrics(o.version, o.nodeVersion);
+    // Stuck = no progress for longer than any legitimate single step: a long poll plus a put with all its retries.
+    const stuckAfterMs = Math.max(120_000, (config.waitTimeSeconds + config.s3RequestTimeoutSeconds * 4 + 60) * 1000);
+    this.health = new HealthState({ loops: config.concurrency, stuckAfterMs });
+    this.clients = o.clients ?? createAwsClients(config);
+    this.gate = new ReceiveGate(
+      this.clients.sqs,
+      {
+        pollIntervalMs: config.pollIntervalSeconds * 1000,
+        receiveBackoffBaseMs: 250,
+        receiveBackoffMaxMs: 20_000,
+        sinkBackoffBaseMs: 500,
+        sinkBackoffMaxMs: 30_000,
+      },
+      this.metrics,
+      this.health,
+      log,
+    );
+    this.handler = new BatchHandler({
+      config,
+      sqs: this.clients.sqs,
+      writer: new S3Writer(this.clients.s3, config),
+      metrics: this.metrics,
+      health: this.health,
+      gate: this.gate,
+      log,
+    });
+    this.server = createProbeServer({ health: this.health, metrics: this.metrics });
+
+    for (let loop = 0; loop < config.concurrency; loop++) {
+      const c = Consumer.create({
+        queueUrl: config.queueUrl,
+        sqs: this.gate.clientFor(loop),
+        batchSize: config.maxMessagesPerPoll,
+        waitTimeSeconds: config.waitTimeSeconds,
+        visibilityTimeout: config.visibilityTimeoutSeconds,
+        heartbeatInterval: config.heartbeatIntervalSeconds,
+        // Ask for everything explicitly: AWS returns no attributes unless asked (the emulator returns them anyway).
+        attributeNames: ["All"],
+        messageSystemAttributeNames: ["All"],
+        messageAttributeNames: ["All"],
+        // Backoff is the gate's job; sqs-consumer's own fixed pause would stack on top of it.
+        authenticationErrorTimeout: 0,
+        pollingWaitTimeMs: 0,
+        suppressFifoWarning: true,
+        strictReturn: true,
+        handleMessageBatch: async (messages) => {
+          this.health.loopProgress(loop);
+          const r = await this.handler.handle(messages);
+          this.health.loopProgress(loop);
+          return r;
+        },
+      });
+      // Without listeners an EventEmitter "error" throws; receive errors are already counted and logged by the gate.
+      c.on("error", (err, messages) => {
+        if (!messages) return;
+        const cause = (err as { cause?: unknown }).cause ?? err;
+        const reason = classifyAwsError(cause);
+        this.metrics.failures.inc({ stage: "visibility", reason });
+        const ids = (Array.isArray(messages) ? messages : [messages]).map((m) => m.MessageId);
+        log.warn({ event: "heartbeat_failed", loop, reason, messageIds: ids, err: describeError(cause) }, "visibility heartbeat failed");
+      });
+      c.on("processing_error", (err) => log.error({ event: "processing_error", loop, err: describeError(err) }, "handler error"));
+      c.on("timeout_error", (err) => log.error({ event: "timeout_error", loop, err: describeError(err) }, "handler timeout"));
+      this.consumers.push(c);
+    }
+  }
+
+  get port(): number {
+    const addr = this.server.server.address();
+    return typeof addr === "object" && addr ? addr.port : this.o.config.healthPort;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.o;
+    await this.server.listen({ port: config.healthPort, host: this.o.host ?? "0.0.0.0" });
+    log.info(
+      {
+        event: "started",
+        queueUrl: config.queueUrl,
+        bucket: config.bucket,
+        prefix: config.prefix,
+        region: config.region,
+        concurrency: config.concurrency,
+        healthPort: this.port,
+        version: this.o.version,
+      },
+      "sqs-archiver started",
+    );
+    void preflight(this.clients.sqs, config, log, this.preflightAbort.signal);
+    this.health.setRunning(true);
+    for (const c of this.consumers) c.start();
+  }
+
+  /**
+   * Graceful stop within SHUTDOWN_TIMEOUT_SECONDS: readiness fails at once; no new receives; open long polls are
+   * allowed to return (aborting one client-side does not cancel it in SQS, whose messages would then stay invisible)
+   * and whatever they bring is released unstarted; in-flight archives finish and are deleted. Long polls still open
+   * shortly before the deadline are aborted; at the deadline remaining work is aborted (those messages redeliver and
+   * write-once turns them into duplicates, never into overwrites).
+   */
+  stop(): Promise<StopResult> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<StopResult> {
+    const { config, log } = this.o;
+    const started = Date.now();
+    const budgetMs = config.shutdownTimeoutSeconds * 1000;
+    const deadline = started + budgetMs - Math.min(1000, budgetMs * 0.1);
+    const receiveDeadline = started + Math.max(0, budgetMs - Math.min(5000, budgetMs * 0.25));
+    log.info({ event: "shutdown_started", timeoutSeconds: config.shutdownTimeoutSeconds }, "shutting down");
+
+    this.health.beginShutdown();
+    this.metrics.ready.set(0);
+    this.preflightAbort.abort();
+    this.handler.beginShutdown();
+    this.gate.stop();
+    for (const c of this.consumers) c.stop();
+
+    const allIdle = async () => {
+      while (this.consumers.some((c) => c.status.isPolling) || this.handler.activeBatches > 0) await sleep(25);
+    };
+    const idle = allIdle().then(() => true);
+    let clean = await Promise.race([idle, sleep(Math.max(0, receiveDeadline - Date.now())).then(() => false)]);
+    if (!clean) {
+      log.warn({ event: "shutdown_abort_receives" }, "aborting long polls still open near the shutdown deadline");
+      this.gate.abortReceives();
+      clean = await Promise.race([idle, sleep(Math.max(0, deadline - Date.now())).then(() => false)]);
+      if (!clean) {
+        log.error({ event: "shutdown_deadline", activeBatches: this.handler.activeBatches }, "shutdown deadline reached; aborting in-flight work (it will redeliver)");
+        this.handler.abortWork();
+        for (const c of this.consumers) c.stop({ abort: true });
+        await Promise.race([idle, sleep(500)]);
+      }
+    }
+    this.health.setRunning(false);
+    await this.server.close();
+    this.clients.destroy();
+    const elapsedMs = Date.now() - started;
+    log.info({ event: "shutdown_complete", clean, elapsedMs }, "stopped");
+    return { clean, elapsedMs };
+  }
+}
