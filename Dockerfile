@@ -1,0 +1,78 @@
+# syntax=docker/dockerfile:1
+#
+# sqs-archiver container image.
+#   docker build -t sqs-archiver:dev \
+#     --build-arg VERSION="$(node -p 'require("./package.json").version')" \
+#     --build-arg REVISION="$(git rev-parse HEAD)" \
+#     --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
+#
+# The Node major here must equal .nvmrc and package.json "engines" (test/deploy/docker.test.ts checks it).
+# Pin by digest in your registry mirror if your policy requires it (node:24-bookworm-slim@sha256:...).
+
+############################
+# build: all dependencies + TypeScript compile
+############################
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+COPY package.json package-lock.json ./
+# --ignore-scripts: no dependency needs an install script to compile (and the "node" devDependency would
+# otherwise download a second Node binary).
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+############################
+# deps: production dependencies only (what the runtime stage ships)
+############################
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+ENV NODE_ENV=production \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts
+
+############################
+# runtime
+############################
+FROM node:24-bookworm-slim AS runtime
+
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+ARG SOURCE=https://github.com/example/sqs-archiver
+
+LABEL org.opencontainers.image.title="sqs-archiver" \
+      org.opencontainers.image.description="Long-polls an Amazon SQS queue and archives every message write-once to S3." \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
+
+# Nothing at runtime writes outside /tmp (mount an emptyDir there with readOnlyRootFilesystem).
+ENV NODE_ENV=production \
+    HEALTH_PORT=8080
+
+WORKDIR /app
+COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
+COPY --from=build --chown=0:0 /app/dist ./dist
+COPY --chown=0:0 package.json package-lock.json ./
+
+# Files stay root-owned and read-only to the process; it runs as the image's unprivileged "node" user by number
+# so Kubernetes runAsNonRoot can verify it without a passwd lookup.
+USER 1000:1000
+
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+
+# node is PID 1 and handles SIGTERM itself (drain, then exit 0); no npm in the signal path.
+CMD ["node", "dist/main.js"]
