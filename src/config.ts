@@ -155,7 +155,7 @@ const schema = {
     env: "VISIBILITY_TIMEOUT_SECONDS",
   },
   CONCURRENCY: { doc: "Concurrent receive loops", format: intRange(1, 64), default: 8, env: "CONCURRENCY" },
-  HEALTH_PORT: { doc: "Port for probes and metrics", format: intRange(1, 65535), default: 8080, env: "HEALTH_PORT" },
+  HEALTH_PORT: { doc: "Port for probes and metrics (0 picks a free port)", format: intRange(0, 65535), default: 8080, env: "HEALTH_PORT" },
   LOG_LEVEL: { doc: "pino log level", format: oneOf(LOG_LEVELS), default: "info", env: "LOG_LEVEL" },
   S3_FORCE_PATH_STYLE: { doc: "Path-style S3 URLs", format: bool, default: false, env: "S3_FORCE_PATH_STYLE" },
   S3_SSE: { doc: "Server-side encryption", format: oneOf(SSE_MODES), default: "none", env: "S3_SSE" },

@@ -13,7 +13,13 @@ export interface ProbeServerOptions {
  * Probes and metrics on one port, nothing else (every other path is 404). Health is computed on an unref'd timer
  * and served from the cached snapshot, closed in onClose.
  */
-export function createProbeServer({ health, metrics, refreshMs = 500 }: ProbeServerOptions): FastifyInstance {
+export interface ProbeServer {
+  app: FastifyInstance;
+  /** Recompute the cached snapshot now (state transitions such as shutdown must show at once). */
+  refresh(): void;
+}
+
+export function createProbeServer({ health, metrics, refreshMs = 500 }: ProbeServerOptions): ProbeServer {
   const app = Fastify({ logger: false, return503OnClosing: true });
   let snap: HealthSnapshot = health.snapshot();
   const refresh = () => {
@@ -38,8 +44,5 @@ export function createProbeServer({ health, metrics, refreshMs = 500 }: ProbeSer
     reply.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  return app;
+  return { app, refresh };
 }
-
-/** Lets a caller force an immediate refresh (state transitions like shutdown must show up at once). */
-export type { HealthSnapshot };

@@ -10,7 +10,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { preflight } from "./preflight.js";
 import { ReceiveGate } from "./receive-gate.js";
 import { S3Writer } from "./s3-writer.js";
-import { createProbeServer } from "./server.js";
+import { createProbeServer, type ProbeServer } from "./server.js";
 
 export interface ServiceOptions {
   config: Config;
@@ -42,6 +42,7 @@ export class ArchiverService {
   private readonly gate: ReceiveGate;
   private readonly handler: BatchHandler;
   private readonly consumers: Consumer[] = [];
+  private readonly probes: ProbeServer;
   private readonly server: FastifyInstance;
   private stopping: Promise<StopResult> | undefined;
   private preflightAbort = new AbortController();
@@ -75,7 +76,8 @@ export class ArchiverService {
       gate: this.gate,
       log,
     });
-    this.server = createProbeServer({ health: this.health, metrics: this.metrics });
+    this.probes = createProbeServer({ health: this.health, metrics: this.metrics });
+    this.server = this.probes.app;
 
     for (let loop = 0; loop < config.concurrency; loop++) {
       const c = Consumer.create({
@@ -163,7 +165,7 @@ export class ArchiverService {
     log.info({ event: "shutdown_started", timeoutSeconds: config.shutdownTimeoutSeconds }, "shutting down");
 
     this.health.beginShutdown();
-    this.metrics.ready.set(0);
+    this.probes.refresh();
     this.preflightAbort.abort();
     this.handler.beginShutdown();
     this.gate.stop();
