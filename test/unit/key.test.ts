@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { buildKey, parseKey } from "../../src/key.js";
+import { MalformedMessageError } from "../../src/errors.js";
+
+describe("buildKey", () => {
+  const id = "5fea7756-0ea4-451a-a703-a558b933e274";
+
+  it("partitions by the UTC hour of SentTimestamp", () => {
+    expect(buildKey("sqs-messages/", id, Date.UTC(2024, 0, 2, 3, 59, 59, 999))).toBe(`sqs-messages/2024/01/02/03/${id}.json`);
+  });
+
+  it("uses UTC, not local time, at day and year boundaries", () => {
+    expect(buildKey("p/", id, Date.UTC(2023, 11, 31, 23, 0, 0))).toBe(`p/2023/12/31/23/${id}.json`);
+    expect(buildKey("p/", id, Date.UTC(2024, 0, 1, 0, 0, 0))).toBe(`p/2024/01/01/00/${id}.json`);
+    expect(buildKey("p/", id, Date.UTC(2024, 1, 29, 12))).toBe(`p/2024/02/29/12/${id}.json`);
+  });
+
+  it("is the same for every delivery of a message (no wall clock involved)", () => {
+    const sent = 1_700_000_000_000;
+    expect(buildKey("a/", id, sent)).toBe(buildKey("a/", id, sent));
+  });
+
+  it("allows an empty prefix and one without a trailing slash", () => {
+    expect(buildKey("", id, 0)).toBe(`1970/01/01/00/${id}.json`);
+    expect(buildKey("raw-", id, 0)).toBe(`raw-1970/01/01/00/${id}.json`);
+  });
+
+  it("rejects missing timestamps and ids that are not SQS message ids", () => {
+    expect(() => buildKey("p/", id, Number.NaN)).toThrow(MalformedMessageError);
+    expect(() => buildKey("p/", "../../etc/passwd", 0)).toThrow(MalformedMessageError);
+    expect(() => buildKey("p/", "", 0)).toThrow(MalformedMessageError);
+  });
+
+  it("round-trips through parseKey", () => {
+    const key = buildKey("x/y/", id, Date.UTC(2025, 5, 7, 8));
+    expect(parseKey("x/y/", key)).toEqual({ messageId: id, hour: "2025-06-07T08:00:00Z" });
+    expect(parseKey("x/y/", "x/y/2025/06/07/notakey")).toBeNull();
+    expect(parseKey("other/", key)).toBeNull();
+  });
+});
