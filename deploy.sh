@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# deploy.sh: build, push and deploy sqs-archiver to Amazon EKS, then prove it archives a message.
+#
+#   1. ECR repository (created if missing), docker build + push of the image tagged with the commit
+#   2. IAM role for the pod: least-privilege policy from iam/, IRSA trust policy for the cluster's OIDC provider
+#   3. Manifests rendered with the real values (helm chart helm/sqs-archiver, or the kustomize base k8s/) and applied
+#   4. kubectl rollout status, then a test message through the queue and its archive found in S3
+#
+# Run "./deploy.sh --help" for options; "--dry-run" prints every command without running any of them.
+set -euo pipefail
+
+PROG=deploy.sh
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/scripts/lib.sh"
+
+usage() {
+  cat <<'USAGE'
+Usage: ./deploy.sh --queue-url URL --bucket NAME --cluster NAME [options]
+
+Required (flags or environment variables):
+  --queue-url URL        SQS queue to archive                        (SQS_QUEUE_URL)
+  --bucket NAME          S3 bucket for the archives                  (S3_BUCKET_NAME)
+  --cluster NAME         EKS cluster (for its OIDC provider)         (EKS_CLUSTER_NAME)
+                         not needed with --role-arn or --oidc-provider
+
+Options:
+  --region REGION        AWS region (default: from the queue URL)    (AWS_REGION)
+  --prefix PREFIX        S3 key prefix (default: sqs-messages/)      (S3_PREFIX)
+  --kms-key-arn ARN      Encrypt archives with SSE-KMS using this key (policy from iam/policy-sse-kms.json)
+  --namespace NS         Kubernetes namespace (default: sqs-archiver)
+  --release NAME         Helm release name (default: sqs-archiver)
+  --method helm|kustomize  How to render and apply the manifests (default: helm)
+  --values FILE          Extra helm values file (repeatable; helm only)
+  --kube-context CTX     kubectl/helm context (default: current context)
+  --ecr-repository NAME  ECR repository (default: sqs-archiver)
+  --image-tag TAG        Image tag (default: git commit, 12 characters)
+  --platform PLATFORM    docker build platform (default: linux/amd64; linux/arm64 for Graviton nodes)
+  --skip-build           Do not build or push; the tag must already be in ECR
+  --account-id ID        AWS account (default: from sts get-caller-identity) (AWS_ACCOUNT_ID)
+  --role-name NAME       IAM role to create or update (default: sqs-archiver-<cluster>[-<namespace>])
+  --role-arn ARN         Use this existing role; skip IAM changes
+  --oidc-provider HOST   OIDC provider (oidc.eks.<region>.amazonaws.com/id/...); default: from the cluster
+  --no-role              No IRSA role (EKS Pod Identity association managed elsewhere)
+  --timeout DURATION     Helm/rollout timeout (default: 10m)
+  --verify-timeout SEC   How long to wait for the test message's archive (default: 120)
+  --skip-test-message    Do not send a test message after the rollout
+  --dry-run              Print every command instead of running it (nothing is created or changed)
+  -h, --help             This help
+
+Example:
+  ./deploy.sh --queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/orders \
+              --bucket acme-orders-archive --cluster prod-eks --dry-run
+USAGE
+}
+
+QUEUE_URL=${SQS_QUEUE_URL:-}
+BUCKET=${S3_BUCKET_NAME:-}
+CLUSTER=${EKS_CLUSTER_NAME:-}
+REGION=${AWS_REGION:-}
+PREFIX=${S3_PREFIX:-sqs-messages/}
+ACCOUNT_ID=${AWS_ACCOUNT_ID:-}
+KMS_KEY_ARN=""
+NAMESPACE=sqs-archiver
+RELEASE=sqs-archiver
+METHOD=helm
+VALUES_FILES=()
+KUBE_CONTEXT=""
+ECR_REPOSITORY=sqs-archiver
+IMAGE_TAG=""
+PLATFORM=linux/amd64
+SKIP_BUILD=false
+ROLE_NAME=""
+ROLE_ARN=""
+OIDC_PROVIDER=""
+NO_ROLE=false
+TIMEOUT=10m
+VERIFY_TIMEOUT=120
+SKIP_TEST_MESSAGE=false
+
+while (($#)); do
+  case $1 in
+    --queue-url) QUEUE_URL=${2:?--queue-url needs a value}; shift 2 ;;
+    --bucket) BUCKET=${2:?--bucket needs a value}; shift 2 ;;
+    --cluster) CLUSTER=${2:?--cluster needs a value}; shift 2 ;;
+    --region) REGION=${2:?--region needs a value}; shift 2 ;;
+    --prefix) PREFIX=${2?--prefix needs a value}; shift 2 ;;
+    --kms-key-arn) KMS_KEY_ARN=${2:?--kms-key-arn needs a value}; shift 2 ;;
+    --namespace) NAMESPACE=${2:?--namespace needs a value}; shift 2 ;;
+    --release) RELEASE=${2:?--release needs a value}; shift 2 ;;
+    --method) METHOD=${2:?--method needs a value}; shift 2 ;;
+    --values) VALUES_FILES+=("${2:?--values needs a file}"); shift 2 ;;
+    --kube-context) KUBE_CONTEXT=${2:?--kube-context needs a value}; shift 2 ;;
+    --ecr-repository) ECR_REPOSITORY=${2:?--ecr-repository needs a value}; shift 2 ;;
+    --image-tag) IMAGE_TAG=${2:?--image-tag needs a value}; shift 2 ;;
+    --platform) PLATFORM=${2:?--platform needs a value}; shift 2 ;;
+    --skip-build) SKIP_BUILD=true; shift ;;
+    --account-id) ACCOUNT_ID=${2:?--account-id needs a value}; shift 2 ;;
+    --role-name) ROLE_NAME=${2:?--role-name needs a value}; shift 2 ;;
+    --role-arn) ROLE_ARN=${2:?--role-arn needs a value}; shift 2 ;;
+    --oidc-provider) OIDC_PROVIDER=${2:?--oidc-provider needs a value}; shift 2 ;;
+    --no-role) NO_ROLE=true; shift ;;
+    --timeout) TIMEOUT=${2:?--timeout needs a value}; shift 2 ;;
+    --verify-timeout) VERIFY_TIMEOUT=${2:?--verify-timeout needs a value}; shift 2 ;;
+    --skip-test-message) SKIP_TEST_MESSAGE=true; shift ;;
+    --dry-run) DRY_RUN=true; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage_error "unknown option: $1" ;;
+  esac
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------------------------
+missing=()
+[[ -n $QUEUE_URL ]] || missing+=("--queue-url (or SQS_QUEUE_URL)")
+[[ -n $BUCKET ]] || missing+=("--bucket (or S3_BUCKET_NAME)")
+if [[ -z $CLUSTER && -z $ROLE_ARN && -z $OIDC_PROVIDER && $NO_ROLE != true ]]; then
+  missing+=("--cluster (or EKS_CLUSTER_NAME)")
+fi
+((${#missing[@]} == 0)) || usage_error "missing required input: $(printf '%s, ' "${missing[@]}" | sed 's/, $//')"
+
+# https://sqs.<region>.amazonaws.com[.cn]/<account>/<queue>  (or the legacy https://<region>.queue.amazonaws.com/...)
+queue_re='^https://(sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?|([a-z0-9-]+)\.queue\.amazonaws\.com(\.cn)?)/([0-9]{12})/([A-Za-z0-9_-]{1,80}(\.fifo)?)$'
+[[ $QUEUE_URL =~ $queue_re ]] ||
+  usage_error "--queue-url must look like https://sqs.eu-west-1.amazonaws.com/123456789012/my-queue (got: $QUEUE_URL)"
+QUEUE_REGION=${BASH_REMATCH[2]:-${BASH_REMATCH[4]}}
+QUEUE_ACCOUNT=${BASH_REMATCH[6]}
+QUEUE_NAME=${BASH_REMATCH[7]}
+REGION=${REGION:-$QUEUE_REGION}
+[[ $REGION =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || usage_error "--region must be an AWS region such as eu-west-1 (got: $REGION)"
+
+[[ $BUCKET =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ && $BUCKET != *..* ]] ||
+  usage_error "--bucket must be an S3 bucket name, not an ARN or s3:// URL (got: $BUCKET)"
+[[ $PREFIX != /* ]] || usage_error "--prefix must not start with '/'"
+[[ $PREFIX != *'*'* && $PREFIX != *'?'* ]] || usage_error "--prefix must not contain '*' or '?' (they are IAM wildcards)"
+[[ -z $KMS_KEY_ARN || $KMS_KEY_ARN =~ ^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$ ]] ||
+  usage_error "--kms-key-arn must be a KMS key ARN (got: $KMS_KEY_ARN)"
+[[ $METHOD == helm || $METHOD == kustomize ]] || usage_error "--method must be helm or kustomize (got: $METHOD)"
+((${#VALUES_FILES[@]} == 0)) || [[ $METHOD == helm ]] || usage_error "--values only applies to --method helm"
+for f in ${VALUES_FILES[@]+"${VALUES_FILES[@]}"}; do
+  [[ -r $f ]] || usage_error "--values file not readable: $f"
+done
+[[ $NAMESPACE =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]] || usage_error "--namespace is not a valid namespace name: $NAMESPACE"
+[[ $RELEASE =~ ^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$ ]] || usage_error "--release is not a valid release name: $RELEASE"
+[[ -z $ACCOUNT_ID || $ACCOUNT_ID =~ ^[0-9]{12}$ ]] || usage_error "--account-id must be 12 digits"
+[[ $VERIFY_TIMEOUT =~ ^[0-9]+$ ]] || usage_error "--verify-timeout must be a number of seconds"
+[[ -z $ROLE_ARN || $ROLE_ARN =~ ^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$ ]] || usage_error "--role-arn must be an IAM role ARN"
+
+if [[ -z $IMAGE_TAG ]]; then
+  IMAGE_TAG=$(git -C "$SCRIPT_DIR" rev-parse --short=12 HEAD 2>/dev/null) ||
+    usage_error "--image-tag is required outside a git checkout"
+fi
+[[ $IMAGE_TAG =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || usage_error "--image-tag is not a valid tag: $IMAGE_TAG"
+
+case $REGION in
+  cn-*) PARTITION=aws-cn; DOMAIN_SUFFIX=amazonaws.com.cn ;;
+  us-gov-*) PARTITION=aws-us-gov; DOMAIN_SUFFIX=amazonaws.com ;;
+  *) PARTITION=aws; DOMAIN_SUFFIX=amazonaws.com ;;
+esac
+
+# Names as the chart computes them (helpers "fullname": the release name if it contains the chart name).
+if [[ $METHOD == helm ]]; then
+  if [[ $RELEASE == *sqs-archiver* ]]; then FULLNAME=$RELEASE; else FULLNAME=$RELEASE-sqs-archiver; fi
+else
+  FULLNAME=sqs-archiver
+fi
+SERVICE_ACCOUNT=$FULLNAME
+# Role names are account-wide and the trust policy names one cluster, so the default includes both.
+if [[ -z $ROLE_NAME ]]; then
+  ROLE_NAME=sqs-archiver${CLUSTER:+-$CLUSTER}
+  [[ $NAMESPACE == sqs-archiver ]] || ROLE_NAME+=-$NAMESPACE
+fi
+ROLE_NAME=${ROLE_NAME:0:64}
+[[ $ROLE_NAME =~ ^[A-Za-z0-9+=,.@_-]+$ ]] || usage_error "--role-name is not a valid IAM role name: $ROLE_NAME"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Prerequisites
+# ---------------------------------------------------------------------------------------------------------------
+need aws "AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
+need kubectl "https://kubernetes.io/docs/tasks/tools/"
+[[ $METHOD != helm ]] || need helm "Helm 3: https://helm.sh/docs/intro/install/"
+[[ $SKIP_BUILD == true ]] || need docker "to build and push the image"
+for f in "$SCRIPT_DIR/Dockerfile" "$SCRIPT_DIR/helm/sqs-archiver/Chart.yaml" "$SCRIPT_DIR/k8s/kustomization.yaml" \
+  "$SCRIPT_DIR/iam/policy.json" "$SCRIPT_DIR/iam/trust-policy-irsa.json"; do
+  [[ -r $f ]] || die "missing $f (run deploy.sh from a complete checkout)"
+done
+
+WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/sqs-archiver-deploy.XXXXXX")
+if [[ $DRY_RUN == true ]]; then
+  note "dry run: nothing below is executed; rendered files are kept in $WORKDIR"
+else
+  trap 'rm -rf "$WORKDIR"' EXIT
+fi
+
+kubectl_args=()
+helm_args=()
+if [[ -n $KUBE_CONTEXT ]]; then
+  kubectl_args+=(--context "$KUBE_CONTEXT")
+  helm_args+=(--kube-context "$KUBE_CONTEXT")
+fi
+
+# render TEMPLATE OUT NAME=VALUE...: fill ${NAME} placeholders; fail on any left unfilled.
+render() {
+  local template=$1 out=$2 content pair key value
+  shift 2
+  content=$(<"$template")
+  for pair in "$@"; do
+    key=${pair%%=*}
+    value=${pair#*=}
+    content=${content//"\${$key}"/"$value"}
+  done
+  if [[ $content =~ \$\{[A-Z_]+\} ]]; then
+    die "$template: placeholder ${BASH_REMATCH[0]} was not filled"
+  fi
+  printf '%s\n' "$content" >"$out"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. Image
+# ---------------------------------------------------------------------------------------------------------------
+if [[ -z $ACCOUNT_ID ]]; then
+  log "AWS account"
+  ACCOUNT_ID=$(capture '<ACCOUNT_ID>' aws sts get-caller-identity --query Account --output text)
+fi
+REGISTRY="$ACCOUNT_ID.dkr.ecr.$REGION.$DOMAIN_SUFFIX"
+IMAGE_REPOSITORY="$REGISTRY/$ECR_REPOSITORY"
+IMAGE="$IMAGE_REPOSITORY:$IMAGE_TAG"
+
+if [[ $SKIP_BUILD == true ]]; then
+  log "Checking that $IMAGE exists"
+  check aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-ids "imageTag=$IMAGE_TAG" ||
+    die "image $IMAGE not found in ECR; build it first or drop --skip-build"
+else
+  log "ECR repository $ECR_REPOSITORY"
+  if ! exists aws ecr describe-repositories --region "$REGION" --repository-names "$ECR_REPOSITORY"; then
+    run aws ecr create-repository --region "$REGION" --repository-name "$ECR_REPOSITORY" \
+      --image-tag-mutability IMMUTABLE --image-scanning-configuration scanOnPush=true \
+      --encryption-configuration encryptionType=AES256 >/dev/null
+  fi
+
+  log "Building and pushing $IMAGE"
+  emit "aws ecr get-login-password --region $REGION | docker login --username AWS --password-stdin $REGISTRY"
+  if [[ $DRY_RUN != true ]]; then
+    aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
+  fi
+  version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$SCRIPT_DIR/package.json" | head -n 1)
+  revision=$(git -C "$SCRIPT_DIR" rev-parse HEAD 2>/dev/null || echo unknown)
+  run docker build --pull --platform "$PLATFORM" \
+    --build-arg "VERSION=${version:-0.0.0}" --build-arg "REVISION=$revision" \
+    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --tag "$IMAGE" "$SCRIPT_DIR"
+  run docker push "$IMAGE"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. IAM role (IRSA)
+# ---------------------------------------------------------------------------------------------------------------
+if [[ $NO_ROLE == true ]]; then
+  ROLE_ARN=""
+  log "No IRSA role (--no-role): the pod needs an EKS Pod Identity association for $NAMESPACE/$SERVICE_ACCOUNT"
+elif [[ -n $ROLE_ARN ]]; then
+  log "Using existing role $ROLE_ARN"
+else
+  log "IAM role $ROLE_NAME"
+  if [[ -z $OIDC_PROVIDER ]]; then
+    issuer=$(capture "https://oidc.eks.$REGION.$DOMAIN_SUFFIX/id/<OIDC_ID>" \
+      aws eks describe-cluster --region "$REGION" --name "$CLUSTER" --query cluster.identity.oidc.issuer --output text)
+    OIDC_PROVIDER=${issuer#https://}
+  fi
+  check aws iam get-open-id-connect-provider \
+    --open-id-connect-provider-arn "arn:$PARTITION:iam::$ACCOUNT_ID:oidc-provider/$OIDC_PROVIDER" ||
+    die "the cluster's OIDC provider $OIDC_PROVIDER is not registered in IAM (eksctl utils associate-iam-oidc-provider --cluster $CLUSTER --approve)"
+
+  render "$SCRIPT_DIR/iam/trust-policy-irsa.json" "$WORKDIR/trust-policy.json" \
+    "AWS_PARTITION=$PARTITION" "AWS_ACCOUNT_ID=$ACCOUNT_ID" "OIDC_PROVIDER=$OIDC_PROVIDER" \
+    "NAMESPACE=$NAMESPACE" "SERVICE_ACCOUNT=$SERVICE_ACCOUNT"
+  policy_vars=("AWS_PARTITION=$PARTITION" "AWS_REGION=$REGION" "AWS_ACCOUNT_ID=$QUEUE_ACCOUNT"
+    "SQS_QUEUE_NAME=$QUEUE_NAME" "S3_BUCKET_NAME=$BUCKET" "S3_PREFIX=$PREFIX")
+  if [[ -n $KMS_KEY_ARN ]]; then
+    render "$SCRIPT_DIR/iam/policy-sse-kms.json" "$WORKDIR/policy.json" "${policy_vars[@]}" "KMS_KEY_ARN=$KMS_KEY_ARN"
+  else
+    render "$SCRIPT_DIR/iam/policy.json" "$WORKDIR/policy.json" "${policy_vars[@]}"
+  fi
+
+  if exists aws iam get-role --role-name "$ROLE_NAME"; then
+    run aws iam update-assume-role-policy --role-name "$ROLE_NAME" --policy-document "file://$WORKDIR/trust-policy.json"
+  else
+    run aws iam create-role --role-name "$ROLE_NAME" \
+      --description "sqs-archiver in $NAMESPACE: reads $QUEUE_NAME, writes s3://$BUCKET/$PREFIX" \
+      --assume-role-policy-document "file://$WORKDIR/trust-policy.json" \
+      --tags Key=app.kubernetes.io/name,Value=sqs-archiver "Key=kubernetes-namespace,Value=$NAMESPACE" >/dev/null
+    run aws iam wait role-exists --role-name "$ROLE_NAME"
+  fi
+  run aws iam put-role-policy --role-name "$ROLE_NAME" --policy-name sqs-archiver \
+    --policy-document "file://$WORKDIR/policy.json"
+  ROLE_ARN="arn:$PARTITION:iam::$ACCOUNT_ID:role/$ROLE_NAME"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. Render and apply the manifests
+# ---------------------------------------------------------------------------------------------------------------
+if [[ $METHOD == helm ]]; then
+  log "helm upgrade --install $RELEASE in $NAMESPACE"
+  helm_values=()
+  for f in ${VALUES_FILES[@]+"${VALUES_FILES[@]}"}; do helm_values+=(--values "$f"); done
+  helm_values+=(
+    --set-string "image.repository=$IMAGE_REPOSITORY"
+    --set-string "image.tag=$IMAGE_TAG"
+    --set-string "config.sqsQueueUrl=$QUEUE_URL"
+    --set-string "config.s3BucketName=$BUCKET"
+    --set-string "config.awsRegion=$REGION"
+    --set-string "config.s3Prefix=$PREFIX"
+    --set-string "serviceAccount.roleArn=$ROLE_ARN"
+  )
+  if [[ -n $KMS_KEY_ARN ]]; then
+    helm_values+=(--set-string "config.s3Sse=aws:kms" --set-string "config.s3KmsKeyId=$KMS_KEY_ARN")
+  fi
+  run helm ${helm_args[@]+"${helm_args[@]}"} upgrade --install "$RELEASE" "$SCRIPT_DIR/helm/sqs-archiver" \
+    --namespace "$NAMESPACE" --create-namespace "${helm_values[@]}" \
+    --atomic --wait --timeout "$TIMEOUT"
+else
+  log "kustomize overlay for $NAMESPACE"
+  mkdir -p "$WORKDIR/overlay"
+  cp -R "$SCRIPT_DIR/k8s" "$WORKDIR/base"
+  {
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n'
+    printf 'namespace: %s\n' "$NAMESPACE"
+    printf 'resources:\n  - ../base\n'
+    printf 'images:\n  - name: sqs-archiver\n    newName: %s\n    newTag: "%s"\n' "$IMAGE_REPOSITORY" "$IMAGE_TAG"
+    printf 'configMapGenerator:\n  - name: sqs-archiver\n    behavior: merge\n    literals:\n'
+    printf '      - "%s"\n' "SQS_QUEUE_URL=$QUEUE_URL" "S3_BUCKET_NAME=$BUCKET" "AWS_REGION=$REGION" "S3_PREFIX=$PREFIX"
+    if [[ -n $KMS_KEY_ARN ]]; then
+      printf '      - "%s"\n' "S3_SSE=aws:kms" "S3_KMS_KEY_ID=$KMS_KEY_ARN"
+    fi
+    printf 'patches:\n  - target:\n      kind: ServiceAccount\n      name: sqs-archiver\n    patch: |-\n'
+    if [[ -n $ROLE_ARN ]]; then
+      printf '      - op: replace\n        path: /metadata/annotations/eks.amazonaws.com~1role-arn\n        value: "%s"\n' "$ROLE_ARN"
+    else
+      printf '      - op: remove\n        path: /metadata/annotations/eks.amazonaws.com~1role-arn\n'
+    fi
+  } >"$WORKDIR/overlay/kustomization.yaml"
+  emit "$(quote_cmd kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} kustomize "$WORKDIR/overlay") > $(quote_cmd "$WORKDIR/manifests.yaml")"
+  if [[ $DRY_RUN != true ]]; then
+    kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} kustomize "$WORKDIR/overlay" >"$WORKDIR/manifests.yaml"
+  fi
+  run kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} apply --server-side --field-manager=deploy.sh \
+    -f "$WORKDIR/manifests.yaml"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. Verify
+# ---------------------------------------------------------------------------------------------------------------
+log "Waiting for deployment/$FULLNAME"
+run kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} rollout status "deployment/$FULLNAME" \
+  --namespace "$NAMESPACE" --timeout "$TIMEOUT"
+
+smoke_args=(--namespace "$NAMESPACE" --service "$FULLNAME" --queue-url "$QUEUE_URL" --bucket "$BUCKET"
+  --prefix "$PREFIX" --region "$REGION" --timeout "$VERIFY_TIMEOUT")
+[[ -z $KUBE_CONTEXT ]] || smoke_args+=(--kube-context "$KUBE_CONTEXT")
+[[ $SKIP_TEST_MESSAGE != true ]] || smoke_args+=(--skip-message)
+[[ $DRY_RUN != true ]] || smoke_args+=(--dry-run)
+"$SCRIPT_DIR/scripts/smoke-test.sh" "${smoke_args[@]}"
+
+log "Done: $IMAGE archives $QUEUE_URL to s3://$BUCKET/${PREFIX}YYYY/MM/DD/HH/<MessageId>.json"
