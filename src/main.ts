@@ -62,7 +62,7 @@ async function runLocalMode(): Promise<void> {
   const { runLocal } = await import("./local.js");
   const log = createLogger((process.env.LOG_LEVEL as "debug" | undefined) ?? "debug");
   const handle = await runLocal({
-    dataDir: join(process.cwd(), ".local-data"),
+    dataDir: process.env.LOCAL_DATA_DIR ?? join(process.cwd(), ".local-data"),
     port: Number(process.env.LOCAL_PORT ?? 4566),
     queueName: process.env.LOCAL_QUEUE_NAME ?? "sqs-archiver-local",
     bucket: process.env.LOCAL_BUCKET_NAME ?? "sqs-archiver-local",

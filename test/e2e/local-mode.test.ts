@@ -1,0 +1,44 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { waitFor } from "../support/harness.js";
+import { freePort, startServiceProcess } from "../support/process.js";
+
+const run = promisify(execFile);
+
+describe("npm run local", () => {
+  it("starts the emulator and the archiver, prints a working send-message command, and stops cleanly on Ctrl-C", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "local-mode-"));
+    const [port, healthPort] = [await freePort(), await freePort()];
+    const svc = startServiceProcess({ LOCAL_PORT: String(port), HEALTH_PORT: String(healthPort), LOCAL_DATA_DIR: dataDir }, ["local"]);
+    try {
+      const command = await waitFor(() => svc.stderr.find((l) => l.includes("sqs send-message"))?.trim(), 30_000);
+      const fileHint = await waitFor(() => svc.stderr.find((l) => l.includes("<MessageId>.json.data"))?.trim());
+      expect(command).toContain(`--endpoint-url http://127.0.0.1:${port}`);
+
+      // Run the printed command as a user would, in a shell.
+      const sent = JSON.parse((await run("bash", ["-c", command.replace("--message-body '{\"hello\":\"world\"}'", "--message-body 'from the README'")])).stdout) as {
+        MessageId: string;
+      };
+      const t0 = Date.now();
+      const file = await waitFor(() => {
+        const now = new Date();
+        const hour = `${now.getUTCFullYear()}/${String(now.getUTCMonth() + 1).padStart(2, "0")}/${String(now.getUTCDate()).padStart(2, "0")}/${String(now.getUTCHours()).padStart(2, "0")}`;
+        const path = fileHint.replace("YYYY/MM/DD/HH", hour).replace("<MessageId>", sent.MessageId);
+        return existsSync(path) ? path : undefined;
+      }, 5_000, 20);
+      expect(Date.now() - t0).toBeLessThan(1_000);
+      const env = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+      expect(env.body).toBe("from the README");
+      expect(file.startsWith(dataDir)).toBe(true);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/ready`)).status === 200, 5_000);
+    } finally {
+      svc.child.kill("SIGINT");
+    }
+    const { code } = await svc.exited;
+    expect(code).toBe(0);
+  });
+});
