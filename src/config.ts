@@ -51,8 +51,6 @@ export interface Config {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-type Validator = (value: unknown) => void;
-
 /**
  * Formats are registered with convict so its env coercion runs through them: a boolean default would otherwise make
  * convict turn any non-empty string (even "yes") into true.
