@@ -21,6 +21,7 @@ Usage: scripts/smoke-test.sh --namespace NS --service NAME --queue-url URL --buc
   --bucket NAME          Archive bucket
   --prefix PREFIX        S3_PREFIX of the deployment (default: sqs-messages/)
   --region REGION        AWS region of the queue and bucket
+  --from-configmap NAME  Read queue URL, bucket, prefix and region from the deployed ConfigMap NAME instead
   --kube-context CTX     kubectl context (default: current)
   --timeout SECONDS      How long to wait for the archive (default: 120)
   --skip-probes          Do not check /health and /ready
@@ -31,7 +32,7 @@ USAGE
 }
 
 NAMESPACE="" SERVICE="" PORT_NAME=http QUEUE_URL="" BUCKET="" PREFIX="sqs-messages/" REGION="" KUBE_CONTEXT=""
-TIMEOUT=120 SKIP_PROBES=false SKIP_MESSAGE=false
+TIMEOUT=120 SKIP_PROBES=false SKIP_MESSAGE=false FROM_CONFIGMAP=""
 
 while (($#)); do
   case $1 in
@@ -42,6 +43,7 @@ while (($#)); do
     --bucket) BUCKET=${2:?--bucket needs a value}; shift 2 ;;
     --prefix) PREFIX=${2?--prefix needs a value}; shift 2 ;;
     --region) REGION=${2:?--region needs a value}; shift 2 ;;
+    --from-configmap) FROM_CONFIGMAP=${2:?--from-configmap needs a value}; shift 2 ;;
     --kube-context) KUBE_CONTEXT=${2:?--kube-context needs a value}; shift 2 ;;
     --timeout) TIMEOUT=${2:?--timeout needs a value}; shift 2 ;;
     --skip-probes) SKIP_PROBES=true; shift ;;
@@ -51,6 +53,23 @@ while (($#)); do
     *) usage_error "unknown option: $1" ;;
   esac
 done
+
+kubectl_args=()
+[[ -z $KUBE_CONTEXT ]] || kubectl_args+=(--context "$KUBE_CONTEXT")
+
+if [[ -n $FROM_CONFIGMAP && $SKIP_MESSAGE != true ]]; then
+  [[ -n $NAMESPACE ]] || usage_error "--from-configmap needs --namespace"
+  need kubectl "to read ConfigMap $FROM_CONFIGMAP"
+  cm_value() {
+    capture "<$1>" kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} get configmap "$FROM_CONFIGMAP" \
+      --namespace "$NAMESPACE" --output "jsonpath={.data.$1}"
+  }
+  QUEUE_URL=$(cm_value SQS_QUEUE_URL)
+  BUCKET=$(cm_value S3_BUCKET_NAME)
+  PREFIX=$(cm_value S3_PREFIX)
+  REGION=$(cm_value AWS_REGION)
+  if [[ -z $REGION && $QUEUE_URL =~ ^https://sqs\.([a-z0-9-]+)\. ]]; then REGION=${BASH_REMATCH[1]}; fi
+fi
 
 missing=()
 [[ $SKIP_PROBES == true || -n $NAMESPACE ]] || missing+=(--namespace)
@@ -66,13 +85,10 @@ fi
 [[ $SKIP_PROBES == true ]] || need kubectl "to reach the probes through the API server"
 [[ $SKIP_MESSAGE == true ]] || need aws "to send the test message and find its archive"
 
-kubectl_args=()
-[[ -z $KUBE_CONTEXT ]] || kubectl_args+=(--context "$KUBE_CONTEXT")
-
 if [[ $SKIP_PROBES != true ]]; then
   log "Probes of service/$SERVICE in $NAMESPACE"
   for path in /health /ready; do
-    run kubectl "${kubectl_args[@]}" get --raw "/api/v1/namespaces/$NAMESPACE/services/http:$SERVICE:$PORT_NAME/proxy$path" >/dev/null ||
+    run kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} get --raw "/api/v1/namespaces/$NAMESPACE/services/http:$SERVICE:$PORT_NAME/proxy$path" >/dev/null ||
       die "GET $path on service/$SERVICE failed (kubectl -n $NAMESPACE logs deployment/$SERVICE)"
   done
 fi
