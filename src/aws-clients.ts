@@ -20,6 +20,9 @@ function handler(maxSockets: number, requestTimeoutMs: number): NodeHttpHandler 
     httpsAgent: new HttpsAgent(opts),
     connectionTimeout: 5_000,
     requestTimeout: requestTimeoutMs,
+    // Without this, @smithy/node-http-handler 4.x only logs a warning when requestTimeout passes and the request
+    // hangs on forever (a stuck S3 write or long poll would hold its loop and its messages indefinitely).
+    throwOnRequestTimeout: true,
   });
 }
 

@@ -106,6 +106,8 @@ export function classifyAwsError(err: unknown): string {
   const status = e.$metadata?.httpStatusCode;
 
   if (name === "AbortError" || code === "ABORT_ERR") return "aborted";
+  // @smithy/node-http-handler renames ECONNRESET/EPIPE errors to name "TimeoutError"; the code still tells the truth.
+  if (code !== "ETIMEDOUT" && CONNECTION.has(code)) return "connection";
   if (name === "TimeoutError" || name === "RequestTimeout" || code === "ETIMEDOUT" || name === "RequestTimeoutException") {
     return "timeout";
   }

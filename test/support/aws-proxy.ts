@@ -35,6 +35,16 @@ export interface FaultRule {
   hits?: number;
 }
 
+/**
+ * Rewrites a request body before it is forwarded, or a response body before it is returned (tests use these to
+ * corrupt an MD5OfBody or to turn DeleteMessageBatch entries into per-entry failures). Return the input unchanged
+ * to leave it alone. `request` is the (possibly rewritten) request body that was forwarded.
+ */
+export interface ProxyTransforms {
+  request?: (op: Op, body: Buffer) => Buffer;
+  response?: (op: Op, body: Buffer, request: Buffer, status: number) => Buffer;
+}
+
 export interface ProxyOptions {
   upstream: string;
   /** Default true: enforce If-None-Match on PutObject as S3 does. */
@@ -60,6 +70,8 @@ export interface AwsProxy {
   setFaults(rules: FaultRule[]): void;
   clearFaults(): void;
   setLatency(latency: Partial<Record<string, number>>): void;
+  /** Replace (or with {} clear) the body rewriting hooks. */
+  setTransforms(transforms: ProxyTransforms): void;
   close(): Promise<void>;
 }
 
@@ -119,6 +131,7 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
   const conditional = opts.conditionalWrites ?? true;
   let latency: Partial<Record<string, number>> = { ...(opts.latencyMs ?? {}) };
   let faults: FaultRule[] = [];
+  let transforms: ProxyTransforms = {};
   const keyLocks = new Map<string, Promise<void>>();
   const sockets = new Set<import("node:net").Socket>();
 
@@ -207,6 +220,10 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
 
     const headers = { ...req.headers };
     delete headers["connection"];
+    if (transforms.request) {
+      body = transforms.request(op, body);
+      if (headers["content-length"] !== undefined) headers["content-length"] = String(body.length);
+    }
     const forward = () => send(req.method ?? "GET", req.url ?? "/", headers, body);
     try {
       let up: Upstream;
@@ -225,6 +242,7 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
       } else {
         up = await forward();
       }
+      if (transforms.response) up = { ...up, body: transforms.response(op, up.body, body, up.status) };
       const outHeaders: http.OutgoingHttpHeaders = { ...up.headers };
       delete outHeaders["transfer-encoding"];
       delete outHeaders["connection"];
@@ -265,6 +283,9 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
     },
     setLatency(l) {
       latency = { ...l };
+    },
+    setTransforms(t) {
+      transforms = { ...t };
     },
     async close() {
       for (const s of sockets) s.destroy();

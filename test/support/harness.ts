@@ -178,7 +178,7 @@ export async function metricValue(base: string, name: string, labels?: Record<st
   let sum = 0;
   for (const line of text.split("\n")) {
     if (!line.startsWith(name)) continue;
-    const m = /^([a-z_:]+)(\{[^}]*\})? (.+)$/.exec(line);
+    const m = /^([a-zA-Z0-9_:]+)(\{[^}]*\})? (.+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     if (labels) {
       const ls = m[2] ?? "";
