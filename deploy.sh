@@ -240,7 +240,7 @@ else
   fi
 
   log "Building and pushing $IMAGE"
-  emit "aws ecr get-login-password --region $REGION | docker login --username AWS --password-stdin $REGISTRY"
+  emit "$(quote_cmd aws ecr get-login-password --region "$REGION") | $(quote_cmd docker login --username AWS --password-stdin "$REGISTRY")"
   if [[ $DRY_RUN != true ]]; then
     aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
   fi

@@ -1,0 +1,250 @@
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CHART, ROOT, ensureTools, find, kustomize, parseYamlDocs, requireSystemTool, run, runOk, validateAll } from "./helpers.js";
+
+const DEPLOY = join(ROOT, "deploy.sh");
+const SCRIPTS = [DEPLOY, join(ROOT, "scripts/lib.sh"), join(ROOT, "scripts/smoke-test.sh")];
+const QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders";
+const BASH = requireBash();
+
+function requireBash(): string {
+  const r = run("sh", ["-c", "command -v bash"]);
+  return r.stdout.trim() || "/bin/bash";
+}
+
+/** Fake aws/kubectl/helm/docker that record any call and fail: a dry run must not call them at all. */
+const sandbox = mkdtempSync(join(tmpdir(), "sqs-archiver-deploy-test-"));
+afterAll(() => rmSync(sandbox, { recursive: true, force: true }));
+const calls = join(sandbox, "calls.log");
+
+function stubDir(tools: readonly string[]): string {
+  const dir = join(sandbox, `bin-${tools.join("-") || "none"}`);
+  if (existsSync(dir)) return dir;
+  mkdirSync(dir);
+  for (const t of tools) {
+    writeFileSync(join(dir, t), `#!/bin/sh\necho "${t} $*" >> "${calls}"\nexit 97\n`);
+    chmodSync(join(dir, t), 0o755);
+  }
+  return dir;
+}
+
+function deploy(args: readonly string[], tools: readonly string[] = ["aws", "kubectl", "helm", "docker"]) {
+  writeFileSync(calls, "");
+  const result = run(BASH, [DEPLOY, ...args], {
+    env: { PATH: `${stubDir(tools)}:/usr/local/bin:/usr/bin:/bin`, HOME: sandbox, TMPDIR: sandbox, LANG: "C.UTF-8" },
+  });
+  return { ...result, calls: readFileSync(calls, "utf8") };
+}
+
+/** Split a printed command line back into words (the script quotes with single quotes only). */
+function words(line: string): string[] {
+  const out: string[] = [];
+  const re = /'((?:[^']|'\\'')*)'|(\S+)/g;
+  for (const m of line.matchAll(re)) out.push(m[1] !== undefined ? m[1].replaceAll("'\\''", "'") : (m[2] as string));
+  return out;
+}
+
+function commands(stdout: string): string[] {
+  return stdout
+    .split("\n")
+    .filter((l) => l.startsWith("+ "))
+    .map((l) => l.slice(2));
+}
+
+function workdir(stdout: string): string {
+  const m = /rendered files are kept in (\S+)/.exec(stdout);
+  if (!m) throw new Error(`no work directory in dry-run output:\n${stdout}`);
+  return m[1] as string;
+}
+
+describe("deploy.sh", () => {
+  it("is shellcheck-clean (with the scripts it sources and calls)", () => {
+    const shellcheck = requireSystemTool("shellcheck");
+    const r = run(shellcheck, ["--external-sources", "--severity=style", ...SCRIPTS]);
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("uses bash strict mode", () => {
+    for (const f of [DEPLOY, join(ROOT, "scripts/smoke-test.sh")]) {
+      const text = readFileSync(f, "utf8");
+      expect(text.startsWith("#!/usr/bin/env bash\n"), f).toBe(true);
+      expect(text, f).toMatch(/^set -euo pipefail$/m);
+    }
+  });
+
+  it("--help describes the inputs and exits 0", () => {
+    const r = deploy(["--help"], []);
+    expect(r.code).toBe(0);
+    for (const flag of ["--queue-url", "--bucket", "--cluster", "--dry-run", "--method helm|kustomize", "--kms-key-arn"]) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it("names every missing required input and exits 2", () => {
+    const r = deploy([], []);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--queue-url");
+    expect(r.stderr).toContain("--bucket");
+    expect(r.stderr).toContain("--cluster");
+  });
+
+  it("rejects malformed inputs with a clear message", () => {
+    const bad = (args: string[], text: string) => {
+      const r = deploy(["--dry-run", ...args], []);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain(text);
+    };
+    bad(["--queue-url", "orders", "--bucket", "b-1", "--cluster", "c"], "--queue-url must look like");
+    bad(["--queue-url", QUEUE, "--bucket", "s3://acme", "--cluster", "c"], "--bucket must be an S3 bucket name");
+    bad(["--queue-url", QUEUE, "--bucket", "acme", "--cluster", "c", "--method", "kubectl"], "--method must be helm or kustomize");
+    bad(["--queue-url", QUEUE, "--bucket", "acme", "--cluster", "c", "--bogus"], "unknown option: --bogus");
+  });
+
+  it("checks its prerequisites before doing anything", () => {
+    const r = deploy(["--dry-run", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod", "--image-tag", "t1"], [
+      "aws",
+      "kubectl",
+      "docker",
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("'helm' is required");
+    expect(r.stdout).toBe("");
+    // kustomize needs no helm; --skip-build needs no docker
+    const k = deploy(
+      ["--dry-run", "--method", "kustomize", "--skip-build", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod", "--image-tag", "t1"],
+      ["aws", "kubectl"],
+    );
+    expect(k.stderr).not.toContain("is required");
+    expect(k.code).toBe(0);
+  });
+
+  describe("--dry-run (helm)", () => {
+    const r = deploy(["--dry-run", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod", "--image-tag", "0123456789ab", "--namespace", "archive"]);
+    const cmds = commands(r.stdout);
+
+    it("succeeds without calling aws, kubectl, helm or docker", () => {
+      expect(r.stderr).not.toMatch(/error/i);
+      expect(r.code).toBe(0);
+      expect(r.calls).toBe("");
+    });
+
+    it("prints the whole command sequence in order", () => {
+      const expected = [
+        /^aws sts get-caller-identity --query Account --output text$/,
+        /^aws ecr describe-repositories --region eu-west-1 --repository-names sqs-archiver$/,
+        /^aws ecr create-repository --region eu-west-1 --repository-name sqs-archiver .*--image-tag-mutability IMMUTABLE/,
+        /^aws ecr get-login-password --region eu-west-1 \| docker login --username AWS --password-stdin '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com'$/,
+        /^docker build --pull --platform linux\/amd64 .*--tag '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/sqs-archiver:0123456789ab' \S+$/,
+        /^docker push '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/sqs-archiver:0123456789ab'$/,
+        /^aws eks describe-cluster --region eu-west-1 --name prod --query cluster\.identity\.oidc\.issuer --output text$/,
+        /^aws iam get-open-id-connect-provider --open-id-connect-provider-arn /,
+        /^aws iam get-role --role-name sqs-archiver-prod-archive$/,
+        /^aws iam create-role --role-name sqs-archiver-prod-archive .*--assume-role-policy-document file:\/\/\S+\/trust-policy\.json/,
+        /^aws iam wait role-exists --role-name sqs-archiver-prod-archive$/,
+        /^aws iam put-role-policy --role-name sqs-archiver-prod-archive --policy-name sqs-archiver --policy-document file:\/\/\S+\/policy\.json$/,
+        /^helm upgrade --install sqs-archiver \S+\/helm\/sqs-archiver --namespace archive --create-namespace .* --atomic --wait --timeout 10m$/,
+        /^kubectl rollout status deployment\/sqs-archiver --namespace archive --timeout 10m$/,
+        /^kubectl get --raw \/api\/v1\/namespaces\/archive\/services\/http:sqs-archiver:http\/proxy\/health$/,
+        /^kubectl get --raw \/api\/v1\/namespaces\/archive\/services\/http:sqs-archiver:http\/proxy\/ready$/,
+        /^aws sqs send-message --region eu-west-1 --queue-url https:\/\/sqs\.eu-west-1\.amazonaws\.com\/123456789012\/orders --message-body .* --query MessageId --output text$/,
+        /^aws s3 ls --region eu-west-1 's3:\/\/acme-archive\/sqs-messages\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/<MessageId>\.json'$/,
+      ];
+      // The hour may roll over between the two date calls: then one more `aws s3 ls` line.
+      expect(cmds.length === expected.length || cmds.length === expected.length + 1, cmds.join("\n")).toBe(true);
+      expected.forEach((re, i) => expect(cmds[i], `command ${i + 1}`).toMatch(re));
+    });
+
+    it("renders the IAM documents with the real values", () => {
+      const dir = workdir(r.stdout);
+      const trust = JSON.parse(readFileSync(join(dir, "trust-policy.json"), "utf8")) as any;
+      const cond = trust.Statement[0].Condition.StringEquals as Record<string, string>;
+      expect(Object.values(cond)).toContain("system:serviceaccount:archive:sqs-archiver");
+      expect(Object.values(cond)).toContain("sts.amazonaws.com");
+      const policy = JSON.parse(readFileSync(join(dir, "policy.json"), "utf8")) as any;
+      const text = JSON.stringify(policy);
+      expect(text).not.toMatch(/\$\{/);
+      expect(text).toContain("arn:aws:sqs:eu-west-1:123456789012:orders");
+      expect(text).toContain("arn:aws:s3:::acme-archive/sqs-messages/*");
+      expect(text).not.toContain("kms:");
+    });
+
+    it("passes values the chart accepts (the printed helm command renders with helm template)", async () => {
+      const line = cmds.find((c) => c.startsWith("helm upgrade")) as string;
+      const w = words(line);
+      const sets: string[] = [];
+      // The account is a placeholder in a dry run without --account-id; the schema rightly rejects it as an ARN.
+      const real = (v: string) => v.replaceAll("<ACCOUNT_ID>", "123456789012");
+      for (let i = 0; i < w.length; i++) if (w[i] === "--set-string" || w[i] === "--values") sets.push(w[i] as string, real(w[i + 1] as string));
+      const { helm } = ensureTools();
+      const objects = parseYamlDocs(runOk(helm, ["template", "sqs-archiver", CHART, "--namespace", "archive", "--skip-tests", ...sets]));
+      await validateAll(objects);
+      const dep = find(objects, "Deployment") as any;
+      expect(dep.spec.template.spec.containers[0].image).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com/sqs-archiver:0123456789ab");
+      expect(find(objects, "ServiceAccount").metadata.annotations?.["eks.amazonaws.com/role-arn"]).toBe(
+        "arn:aws:iam::123456789012:role/sqs-archiver-prod-archive",
+      );
+    });
+  });
+
+  describe("--dry-run (kustomize, SSE-KMS, existing image)", () => {
+    const kms = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const r = deploy(
+      [
+        "--dry-run",
+        "--method",
+        "kustomize",
+        "--skip-build",
+        "--queue-url",
+        QUEUE,
+        "--bucket",
+        "acme-archive",
+        "--prefix",
+        "orders/",
+        "--cluster",
+        "prod",
+        "--account-id",
+        "111122223333",
+        "--image-tag",
+        "v1.2.3",
+        "--kms-key-arn",
+        kms,
+        "--skip-test-message",
+      ],
+      ["aws", "kubectl"],
+    );
+    const cmds = commands(r.stdout);
+
+    it("checks the image instead of building, and applies the rendered kustomize output", () => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.calls).toBe("");
+      expect(cmds[0]).toBe("aws ecr describe-images --region eu-west-1 --repository-name sqs-archiver --image-ids imageTag=v1.2.3");
+      expect(cmds.some((c) => c.startsWith("docker "))).toBe(false);
+      expect(cmds.some((c) => c.startsWith("aws sts "))).toBe(false);
+      expect(cmds).toContainEqual(expect.stringMatching(/^kubectl kustomize \S+\/overlay > \S+\/manifests\.yaml$/));
+      expect(cmds).toContainEqual(expect.stringMatching(/^kubectl apply --server-side --field-manager=deploy\.sh -f \S+\/manifests\.yaml$/));
+      expect(cmds.some((c) => c.startsWith("aws sqs send-message"))).toBe(false);
+    });
+
+    it("uses the SSE-KMS policy", () => {
+      const policy = readFileSync(join(workdir(r.stdout), "policy.json"), "utf8");
+      expect(policy).toContain(kms);
+      expect(policy).toContain('"kms:ViaService": "s3.eu-west-1.amazonaws.com"');
+      expect(policy).toContain("arn:aws:s3:::acme-archive/orders/*");
+    });
+
+    it("generates an overlay that kustomize renders into valid objects with the real values", async () => {
+      const objects = kustomize(join(workdir(r.stdout), "overlay"));
+      await validateAll(objects);
+      const cm = find(objects, "ConfigMap") as any;
+      expect(cm.data).toMatchObject({ SQS_QUEUE_URL: QUEUE, S3_BUCKET_NAME: "acme-archive", S3_PREFIX: "orders/", S3_SSE: "aws:kms", S3_KMS_KEY_ID: kms });
+      const dep = find(objects, "Deployment") as any;
+      expect(dep.spec.template.spec.containers[0].image).toBe("111122223333.dkr.ecr.eu-west-1.amazonaws.com/sqs-archiver:v1.2.3");
+      expect(find(objects, "ServiceAccount").metadata.annotations?.["eks.amazonaws.com/role-arn"]).toBe(
+        "arn:aws:iam::111122223333:role/sqs-archiver-prod",
+      );
+    });
+  });
+});
