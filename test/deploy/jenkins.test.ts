@@ -13,9 +13,10 @@ function stages(text: string): string[] {
 describe("Jenkinsfiles", () => {
   it("parse and lint clean with npm-groovy-lint (recommended-jenkinsfile rules, no errors or warnings)", () => {
     requireSystemTool("java");
+    // Run under this Node (24): npm-groovy-lint needs Node >= 22.15, whatever `node` is first on PATH.
     const r = run(
-      join(ROOT, "node_modules/.bin/npm-groovy-lint"),
-      ["--noserver", "--config", "recommended-jenkinsfile", "--output", "json", "--failon", "none", CI, CD],
+      process.execPath,
+      [join(ROOT, "node_modules/npm-groovy-lint/lib/index.js"), "--noserver", "--config", "recommended-jenkinsfile", "--output", "json", "--failon", "none", CI, CD],
       { timeout: 120_000 },
     );
     const json = r.stdout.slice(r.stdout.indexOf("{"));

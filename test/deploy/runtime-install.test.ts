@@ -1,0 +1,154 @@
+/**
+ * Reproduces the Dockerfile's runtime stage without Docker: compile src/ like the build stage, install production
+ * dependencies only with the deps stage's own `npm ci` command into a fresh folder, copy dist/ and the package
+ * manifests as the runtime stage does, then start `node dist/main.js` against an embedded emulator. A runtime
+ * dependency declared as a devDependency (or missing) fails here instead of in the cluster.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { startFauxqs } from "fauxqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HEALTH_PATH, METRICS_PATH, READY_PATH } from "../../src/http-contract.js";
+import { ROOT, run, runOk } from "./helpers.js";
+
+type Fauxqs = Awaited<ReturnType<typeof startFauxqs>>;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+/** The deps stage's install command, taken from the Dockerfile so the two cannot drift apart. */
+function depsInstallCommand(): string[] {
+  const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
+  const m = /RUN\s+(?:--mount=\S+\s+)*(npm ci --omit=dev[^\n&]*)/.exec(dockerfile);
+  if (!m) throw new Error("Dockerfile has no `npm ci --omit=dev` step");
+  return (m[1] as string).trim().split(/\s+/);
+}
+
+describe("production-only install (the Dockerfile runtime stage without Docker)", () => {
+  const app = mkdtempSync(join(tmpdir(), "sqs-archiver-runtime-"));
+  let server: Fauxqs | undefined;
+  let child: ChildProcess | undefined;
+  const output: string[] = [];
+  let healthPort = 0;
+  let queueUrl = "";
+
+  beforeAll(async () => {
+    // build stage: tsc -p tsconfig.build.json, into the app folder's dist/
+    runOk(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json"), "--outDir", join(app, "dist")]);
+    // deps stage: package manifests + npm ci --omit=dev
+    copyFileSync(join(ROOT, "package.json"), join(app, "package.json"));
+    copyFileSync(join(ROOT, "package-lock.json"), join(app, "package-lock.json"));
+    const [npm, ...args] = depsInstallCommand();
+    const r = run(npm as string, [...args, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
+      cwd: app,
+      env: { ...process.env, NODE_ENV: "production" },
+      timeout: 150_000,
+    });
+    if (r.code !== 0) throw new Error(`npm ci --omit=dev failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
+    server = await startFauxqs({ port: 0, logger: false });
+    queueUrl = server.createQueue("q").queueUrl;
+    server.createBucket("archive-bucket");
+  }, 180_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+    await server?.stop();
+    rmSync(app, { recursive: true, force: true });
+  });
+
+  it("installs no devDependencies", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+    const present = Object.keys(pkg.devDependencies).filter((d) => existsSync(join(app, "node_modules", d)));
+    expect(present).toEqual([]);
+    expect(existsSync(join(app, "dist/main.js"))).toBe(true);
+  });
+
+  it("starts, answers the probes and metrics, archives a message and exits 0 on SIGTERM", async () => {
+    const fauxqs = server as Fauxqs;
+    healthPort = await freePort();
+    child = spawn(process.execPath, ["dist/main.js"], {
+      cwd: app,
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: app,
+        NODE_ENV: "production",
+        AWS_EC2_METADATA_DISABLED: "true",
+        SQS_QUEUE_URL: queueUrl,
+        S3_BUCKET_NAME: "archive-bucket",
+        AWS_REGION: "us-east-1",
+        AWS_ENDPOINT_URL: fauxqs.address,
+        S3_FORCE_PATH_STYLE: "true",
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+        HEALTH_PORT: String(healthPort),
+        WAIT_TIME_SECONDS: "1",
+        SHUTDOWN_TIMEOUT_SECONDS: "5",
+        LOG_LEVEL: "info",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.on("data", (c: Buffer) => output.push(c.toString("utf8")));
+    child.stderr?.on("data", (c: Buffer) => output.push(c.toString("utf8")));
+    const exited = new Promise<number | null>((resolve) => child?.on("exit", (code) => resolve(code)));
+    const base = `http://127.0.0.1:${healthPort}`;
+    const ok = (path: string) => async () => {
+      if (child?.exitCode !== null) throw new Error(`service exited ${child?.exitCode}:\n${output.join("")}`);
+      const res = await fetch(base + path);
+      return res.status === 200 ? await res.text() : undefined;
+    };
+
+    try {
+      await waitFor(`GET ${HEALTH_PATH} = 200`, 30_000, ok(HEALTH_PATH));
+      await waitFor(`GET ${READY_PATH} = 200`, 30_000, ok(READY_PATH));
+      const metrics = await waitFor(`GET ${METRICS_PATH}`, 10_000, ok(METRICS_PATH));
+      expect(metrics).toContain("sqs_archiver_build_info");
+
+      const { messageId } = fauxqs.sendMessage("q", JSON.stringify({ hello: "runtime-install" }));
+      const s3 = new S3Client({
+        region: "us-east-1",
+        endpoint: fauxqs.address,
+        forcePathStyle: true,
+        credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      });
+      const key = await waitFor("the archive object", 20_000, async () => {
+        const list = await s3.send(new ListObjectsV2Command({ Bucket: "archive-bucket" }));
+        return list.Contents?.map((o) => o.Key).find((k) => k?.endsWith(`/${messageId}.json`));
+      });
+      expect(key).toMatch(new RegExp(`^sqs-messages/\\d{4}/\\d{2}/\\d{2}/\\d{2}/${messageId}\\.json$`));
+      s3.destroy();
+
+      child.kill("SIGTERM");
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("timeout"), 15_000))]);
+      expect(code, output.join("")).toBe(0);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- service output\n${output.join("").slice(-4000)}`, { cause: err });
+    }
+  }, 90_000);
+});
