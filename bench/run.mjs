@@ -20,9 +20,10 @@ const OUT = fileURLToPath(new URL("./out/", import.meta.url));
 const { values: opt } = parseArgs({
   options: {
     n: { type: "string", default: process.env.BENCH_N ?? "20000" },
-    "n-64k": { type: "string" },
+    "n-64k": { type: "string", default: "5000" },
     "naive-n": { type: "string", default: "1000" },
     "consumer-n": { type: "string", default: "3000" },
+    "consumer1-n": { type: "string", default: "500" },
     "memory-n": { type: "string", default: "100000" },
     sqs: { type: "string", default: process.env.BENCH_SQS_MS ?? "10" },
     put: { type: "string", default: process.env.BENCH_PUT_MS ?? "25" },
@@ -30,10 +31,12 @@ const { values: opt } = parseArgs({
     sweep: { type: "string", default: process.env.BENCH_SWEEP ?? "1,2,4,8,16,32" },
     only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof" },
     concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "" },
+    "node-options": { type: "string", default: "" },
     "keepup-rate": { type: "string", default: "" },
     "keepup-seconds": { type: "string", default: "15" },
     sample: { type: "string", default: "2000" },
     "wait-time": { type: "string", default: "2" },
+    "memory-node-options": { type: "string", default: "--max-semi-space-size=8" },
     conditional: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
     "update-results": { type: "boolean", default: false },
@@ -43,18 +46,22 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`node bench/run.mjs [options]
   --n N               messages per service run (default 20000; env BENCH_N)
-  --n-64k N           messages for the 64 KiB profile (default: --n)
-  --naive-n / --consumer-n   baseline sizes (1000 / 3000: they are slow; their rate is what matters)
+  --n-64k N           messages for the 64 KiB profile (5000: the emulator keeps queue and objects in memory)
+  --naive-n / --consumer1-n / --consumer-n   baseline sizes (1000 / 500 / 3000: they are slow; their rate is what
+                      matters): naive loop, sqs-consumer recipe with defaults (batchSize 1), recipe with batchSize 10
   --memory-n N        backlog for the memory run (100000)
   --sqs MS --put MS   injected latency per SQS call / S3 PutObject (10 / 25); a 0 ms run is part of "zero"
   --profiles 1k,64k   body sizes for the default-config runs
   --sweep 1,2,4,...   CONCURRENCY values to sweep
   --only LIST         sections: baselines,default,profiles,zero,sweep,keepup,memory,cpuprof
   --concurrency C     CONCURRENCY for the "default" runs (default: unset = the service's own default)
+  --node-options OPTS NODE_OPTIONS for the service in every run except the sweep's (default: none)
   --keepup-rate R     producer rate for the latency-when-keeping-up run (default: 60% of the measured default rate)
   --sample S          archive objects read back to compute SentTimestamp->archivedAt percentiles (2000)
   --wait-time S       WAIT_TIME_SECONDS for the service (2: with a backlog every receive returns at once; it only
                       shortens shutdown after each run)
+  --memory-node-options OPTS  the memory run is repeated with these NODE_OPTIONS ("" to skip; default
+                      --max-semi-space-size=8, which caps V8's young generation)
   --conditional       let the proxy enforce If-None-Match (costs a HEAD per PutObject in the backend process)
   --quick             small N everywhere (smoke test)
   --update-results    write the generated tables into bench/RESULTS.md between the bench markers`);
@@ -63,7 +70,7 @@ if (opt.help) {
 
 const quick = opt.quick;
 const N = quick ? 2000 : Number(opt.n);
-const N64 = quick ? 1000 : Number(opt["n-64k"] ?? opt.n);
+const N64 = quick ? 1000 : Number(opt["n-64k"]);
 const NAIVE_N = quick ? 200 : Number(opt["naive-n"]);
 const CONSUMER_N = quick ? 500 : Number(opt["consumer-n"]);
 const MEMORY_N = quick ? 5000 : Number(opt["memory-n"]);
@@ -258,8 +265,8 @@ const HEADER = [
   "| run | N | msg/s | msg/s after 1st delete | p50 ms | p99 ms | peak RSS MB | CPU s / 1000 msg | service cores | backend cores | other load (cores) | N objects |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
-const svcEnv = (extra = {}) => ({ ...(opt.concurrency ? { CONCURRENCY: opt.concurrency } : {}), ...extra });
-const defaultLabel = opt.concurrency ? `service CONCURRENCY=${opt.concurrency}` : "service (default config)";
+const svcEnv = (extra = {}) => ({ ...(opt.concurrency ? { CONCURRENCY: opt.concurrency } : {}), ...(opt["node-options"] ? { NODE_OPTIONS: opt["node-options"] } : {}), ...extra });
+const defaultLabel = (opt.concurrency ? `service CONCURRENCY=${opt.concurrency}` : "service (default config)") + (opt["node-options"] ? ` NODE_OPTIONS=${opt["node-options"]}` : "");
 
 // ---------------------------------------------------------------------------------------------------------------
 const headline = [];
@@ -268,7 +275,7 @@ try {
   if (SECTIONS.has("baselines")) {
     console.log("baselines (smaller N: they are slow; the rate is what is compared)");
     naive = await measure({ label: "baseline: naive loop", kind: "naive", n: NAIVE_N });
-    consumer1 = await measure({ label: "baseline: sqs-consumer recipe (defaults: batchSize 1)", kind: "consumer", n: Math.min(CONSUMER_N, NAIVE_N) });
+    consumer1 = await measure({ label: "baseline: sqs-consumer recipe (defaults: batchSize 1)", kind: "consumer", n: quick ? 200 : Number(opt["consumer1-n"]) });
     consumer = await measure({ label: "baseline: sqs-consumer recipe, batchSize 10", kind: "consumer", n: CONSUMER_N, env: { BATCH_SIZE: "10" } });
     headline.push(naive, consumer1, consumer);
   }
@@ -354,10 +361,17 @@ try {
     const m = await measure({ label: `${defaultLabel}, ${MEMORY_N} backlog`, kind: "service", n: MEMORY_N, env: svcEnv() });
     log(`## Memory with a ${MEMORY_N}-message backlog (1 KiB)`);
     log("");
+    let m2;
+    if (opt["memory-node-options"]) {
+      m2 = await measure({ label: `${defaultLabel}, ${MEMORY_N} backlog, NODE_OPTIONS=${opt["memory-node-options"]}`, kind: "service", n: MEMORY_N, env: svcEnv({ NODE_OPTIONS: opt["memory-node-options"] }) });
+    }
     log(HEADER.join("\n"));
     log(row(m));
+    if (m2) log(row(m2));
     log("");
-    log(`Peak RSS ${fmt(m.peakRssMB)} MB (VmHWM; target < 200 MB) while draining ${MEMORY_N} messages at ${fmt(m.rate)} msg/s. In-flight work is bounded by CONCURRENCY × MAX_MESSAGES_PER_POLL messages, not by the backlog.`);
+    log(`Peak RSS ${fmt(m.peakRssMB)} MB (VmHWM; target < 200 MB) while draining ${MEMORY_N} messages at ${fmt(m.rate)} msg/s` +
+      (m2 ? `; ${fmt(m2.peakRssMB)} MB at ${fmt(m2.rate)} msg/s with NODE_OPTIONS=${opt["memory-node-options"]}` : "") +
+      `. In-flight work is bounded by CONCURRENCY × MAX_MESSAGES_PER_POLL messages, not by the backlog.`);
     log("");
   }
 
