@@ -30,6 +30,7 @@ const { values: opt } = parseArgs({
     profiles: { type: "string", default: process.env.BENCH_PROFILES ?? "1k,64k" },
     sweep: { type: "string", default: process.env.BENCH_SWEEP ?? "1,2,4,8,16,32" },
     only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof" },
+    "lean-pairs": { type: "string", default: "2" },
     concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "" },
     "node-options": { type: "string", default: "" },
     "keepup-rate": { type: "string", default: "" },
@@ -53,7 +54,9 @@ if (opt.help) {
   --sqs MS --put MS   injected latency per SQS call / S3 PutObject (10 / 25); a 0 ms run is part of "zero"
   --profiles 1k,64k   body sizes for the default-config runs
   --sweep 1,2,4,...   CONCURRENCY values to sweep
-  --only LIST         sections: baselines,default,profiles,zero,sweep,keepup,memory,cpuprof
+  --only LIST         sections: baselines,default,profiles,zero,sweep,keepup,memory,cpuprof, and "lean" (not in the
+                      default list): the service vs bench/lean-loop.mjs, interleaved --lean-pairs times, to measure the
+                      service's own per-message CPU against a loop with no service machinery
   --concurrency C     CONCURRENCY for the "default" runs (default: unset = the service's own default)
   --node-options OPTS NODE_OPTIONS for the service in every run except the sweep's (default: none)
   --keepup-rate R     producer rate for the latency-when-keeping-up run (default: 60% of the measured default rate)
@@ -125,7 +128,7 @@ async function measure({ label, kind, n, bodySize = 1024, env = {}, latency = LA
   await sleep(300);
 
   const healthPort = await freePort();
-  const script = { service: `${ROOT}dist/main.js`, naive: `${ROOT}bench/baseline-naive.mjs`, consumer: `${ROOT}bench/baseline-sqs-consumer.mjs` }[kind];
+  const script = { service: `${ROOT}dist/main.js`, naive: `${ROOT}bench/baseline-naive.mjs`, consumer: `${ROOT}bench/baseline-sqs-consumer.mjs`, lean: `${ROOT}bench/lean-loop.mjs` }[kind];
   const logFd = openSync(`${OUT}logs/${id}-${label.replace(/[^\w.-]+/g, "_")}.log`, "w");
   const childEnv = {
     PATH: process.env.PATH,
@@ -342,6 +345,27 @@ try {
     log(`Sockets: the service sizes its S3 agent to CONCURRENCY × MAX_MESSAGES_PER_POLL + 4 and its SQS agent to CONCURRENCY × 2 + 4, so sockets never cap a loop's batch.`);
     log("");
     results.sweep = { knee: knee.env.CONCURRENCY, best: best.env.CONCURRENCY };
+  }
+
+  if (SECTIONS.has("lean")) {
+    console.log("service vs lean reference loop (interleaved)");
+    const pairs = [];
+    const c = opt.concurrency || "8";
+    for (let i = 0; i < Number(opt["lean-pairs"]); i++) {
+      const s = await measure({ label: `service CONCURRENCY=${c} (pair ${i + 1})`, kind: "service", n: N, env: { CONCURRENCY: c } });
+      const l = await measure({ label: `lean loop, ${c} loops (pair ${i + 1})`, kind: "lean", n: N, env: { CONCURRENCY: c } });
+      pairs.push([s, l]);
+    }
+    log("## Service vs a lean reference loop (same clients and PutObject shape, no service machinery)");
+    log("");
+    log(HEADER.join("\n"));
+    for (const [s, l] of pairs) log(`${row(s)}\n${row(l)}`);
+    const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sc = avg(pairs.map((p) => p[0].cpuPer1000));
+    const lc = avg(pairs.map((p) => p[1].cpuPer1000));
+    log("");
+    log(`CPU per 1000 messages: service ${sc.toFixed(2)} s, lean loop ${lc.toFixed(2)} s: the service's own machinery costs ${((sc - lc) * 1000 / 1000).toFixed(3)} ms per message (${fmt(((sc - lc) / lc) * 100)}%).`);
+    log("");
   }
 
   if (SECTIONS.has("keepup")) {
