@@ -2,7 +2,7 @@
 // `npm run bench`: throughput, latency, memory and CPU of the archiver against the fauxqs emulator behind a
 // latency-injecting proxy (its own process), with two baselines, a CONCURRENCY sweep, a 100k backlog and a CPU profile.
 // Options: node bench/run.mjs --help
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
@@ -103,8 +103,18 @@ const machine = {
   loadAtStart: os.loadavg().map((x) => x.toFixed(2)).join(" "),
 };
 results.machine = machine;
+const git = (...a) => {
+  try {
+    return execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+};
+const dirty = git("status", "--porcelain", "src");
+results.revision = `${git("rev-parse", "--short", "HEAD")}${dirty && dirty !== "unknown" ? " + uncommitted changes in src/" : ""}`;
 log(`# sqs-archiver benchmark — ${results.startedAt}`);
 log(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memGiB} GiB, Node ${machine.node}, Linux ${machine.kernel}, load ${machine.loadAtStart}`);
+log(`service revision: ${results.revision} (dist/ built by npm run bench)`);
 log(`latency injected by the proxy: SQS ${LATENCY.sqs} ms per call, S3 PutObject ${LATENCY.PutObject} ms; proxy If-None-Match enforcement: ${opt.conditional ? "on (extra HEAD per put)" : "off"}`);
 log(`emulator + proxy run in one separate backend process; the service, each baseline and this driver are separate processes too`);
 log("");
