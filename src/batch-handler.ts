@@ -95,11 +95,22 @@ export class BatchHandler {
   }
 
   private async archiveAndAck(messages: Message[]): Promise<void> {
-    const { metrics } = this.d;
+    const { metrics, config } = this.d;
     metrics.messagesReceived.inc(messages.length);
     this.trackInFlight(messages.length);
+    // Heartbeat only what is still ours to finish: a message whose write failed drops out at once so it returns after
+    // its visibility timeout (and the redrive policy counts it); archived ones are extended until their delete.
+    const pending = new Set(messages);
+    const heartbeat = setInterval(() => void this.extendVisibility([...pending]), config.heartbeatIntervalSeconds * 1000);
     try {
-      const outcomes = await Promise.all(messages.map((m) => this.archiveDeduplicated(m)));
+      const outcomes = await Promise.all(
+        messages.map((m) =>
+          this.archiveDeduplicated(m).then((o) => {
+            if (!o.ok) pending.delete(m);
+            return o;
+          }),
+        ),
+      );
       const toDelete: Message[] = [];
       let archived = 0;
       let failed = 0;
@@ -116,7 +127,32 @@ export class BatchHandler {
       this.d.gate.batchOutcome(archived, failed, fatal);
       if (toDelete.length > 0) await this.deleteBatch(toDelete);
     } finally {
+      clearInterval(heartbeat);
+      pending.clear();
       this.trackInFlight(-messages.length);
+    }
+  }
+
+  private async extendVisibility(messages: Message[]): Promise<void> {
+    const { metrics, log, config, sqs } = this.d;
+    if (messages.length === 0 || this.work.signal.aborted) return;
+    try {
+      const out = await sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: config.queueUrl,
+          Entries: messages.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: config.visibilityTimeoutSeconds })),
+        }),
+        { abortSignal: this.work.signal },
+      );
+      for (const f of out.Failed ?? []) {
+        metrics.failures.inc({ stage: "visibility", reason: f.Code ?? "unknown" });
+        const m = messages[Number(f.Id?.slice(1))];
+        log.warn({ event: "heartbeat_failed", messageId: m?.MessageId, reason: f.Code }, "visibility heartbeat failed for a message");
+      }
+    } catch (err) {
+      const reason = classifyAwsError(err);
+      metrics.failures.inc({ stage: "visibility", reason });
+      log.warn({ event: "heartbeat_failed", messageIds: messages.map((m) => m.MessageId), reason, err: describeError(err) }, "visibility heartbeat failed");
     }
   }
 

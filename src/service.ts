@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { createAwsClients, type AwsClients } from "./aws-clients.js";
 import { BatchHandler } from "./batch-handler.js";
 import type { Config } from "./config.js";
-import { classifyAwsError, describeError } from "./errors.js";
+import { describeError } from "./errors.js";
 import { HealthState } from "./health.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
@@ -86,7 +86,8 @@ export class ArchiverService {
         batchSize: config.maxMessagesPerPoll,
         waitTimeSeconds: config.waitTimeSeconds,
         visibilityTimeout: config.visibilityTimeoutSeconds,
-        heartbeatInterval: config.heartbeatIntervalSeconds,
+        // No heartbeatInterval: sqs-consumer's heartbeat renews the whole batch, including messages already deleted or
+        // failed; the batch handler renews only the messages it is still working on.
         // Ask for everything explicitly: AWS returns no attributes unless asked (the emulator returns them anyway).
         attributeNames: ["All"],
         messageSystemAttributeNames: ["All"],
@@ -103,14 +104,13 @@ export class ArchiverService {
           return r;
         },
       });
-      // Without listeners an EventEmitter "error" throws; receive errors are already counted and logged by the gate.
+      // Without listeners an EventEmitter "error" throws. Receive errors are counted and logged by the gate; the
+      // handler never throws and deletes itself, so anything else here is unexpected and logged as such.
       c.on("error", (err, messages) => {
         if (!messages) return;
         const cause = (err as { cause?: unknown }).cause ?? err;
-        const reason = classifyAwsError(cause);
-        this.metrics.failures.inc({ stage: "visibility", reason });
         const ids = (Array.isArray(messages) ? messages : [messages]).map((m) => m.MessageId);
-        log.warn({ event: "heartbeat_failed", loop, reason, messageIds: ids, err: describeError(cause) }, "visibility heartbeat failed");
+        log.error({ event: "consumer_error", loop, messageIds: ids, err: describeError(cause) }, "sqs-consumer reported an error");
       });
       c.on("processing_error", (err) => log.error({ event: "processing_error", loop, err: describeError(err) }, "handler error"));
       c.on("timeout_error", (err) => log.error({ event: "timeout_error", loop, err: describeError(err) }, "handler timeout"));
