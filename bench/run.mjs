@@ -350,6 +350,7 @@ try {
     const why = [];
     if (knee.serviceCores > 0.85) why.push(`the service process uses ${knee.serviceCores.toFixed(2)} of a core (Node runs JavaScript on one thread: CPU-bound)`);
     if (busy > cores * 0.85) why.push(`the machine is near saturation: service ${knee.serviceCores.toFixed(2)} + emulator/proxy ${knee.backendCores.toFixed(2)} + driver ${knee.driverCores.toFixed(2)} + other load ${knee.otherCores.toFixed(2)} of ${cores} cores`);
+    if (knee.otherCores > 0.5) why.push(`other work on the machine took ${knee.otherCores.toFixed(2)} cores during this step, so the knee may be noise: compare CPU s / 1000 msg`);
     if (!why.length) why.push(`neither CPU is saturated (service ${knee.serviceCores.toFixed(2)}, backend ${knee.backendCores.toFixed(2)} cores): latency/sockets bound`);
     log(`Throughput stops rising (next step < +10%) at CONCURRENCY=${knee.env.CONCURRENCY} (${fmt(knee.rate)} msg/s); best measured CONCURRENCY=${best.env.CONCURRENCY} (${fmt(best.rate)} msg/s). Why: ${why.join("; ")}.`);
     log(`Sockets: the service sizes its S3 agent to CONCURRENCY × MAX_MESSAGES_PER_POLL + 4 and its SQS agent to CONCURRENCY × 2 + 4, so sockets never cap a loop's batch.`);
