@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBackend, startService, waitFor, getJson, type Backend, type RunningService } from "../support/harness.js";
+import { startBackend, startService, waitFor, getJson, metricValue, type Backend, type RunningService } from "../support/harness.js";
 
 describe("readiness and liveness probes", () => {
   let backend: Backend;
@@ -20,11 +20,12 @@ describe("readiness and liveness probes", () => {
   });
 
   it("is live but not ready before the first successful receive", async () => {
-    await waitFor(() => (backend.proxy.counts.get("ReceiveMessage") ?? 0) >= 2);
+    // One failed ReceiveMessage call (after the SDK's own retries) has been counted.
+    await waitFor(async () => (await metricValue(svc.base, "sqs_archiver_receive_requests_total", { result: "error" })) >= 1);
     const ready = await getJson(`${svc.base}/ready`);
     expect(ready.status).toBe(503);
     expect(ready.body.status).toBe("not_ready");
-    expect(String(ready.body.reason)).toMatch(/receive/i);
+    expect(String(ready.body.reason)).toMatch(/^SQS receive failing: server_error/);
     const live = await getJson(`${svc.base}/health`);
     expect(live.status).toBe(200);
     expect(live.body.status).toBe("healthy");
