@@ -197,7 +197,7 @@ describe("helm chart helm/sqs-archiver", () => {
       expect(so.spec.triggers[0]).toMatchObject({
         type: "aws-sqs-queue",
         authenticationRef: { name: ta.metadata.name },
-        metadata: { queueURL: "https://sqs.eu-west-1.amazonaws.com/123456789012/orders", awsRegion: "eu-west-1", queueLength: "100" },
+        metadata: { queueURL: "https://sqs.eu-west-1.amazonaws.com/123456789012/orders", awsRegion: "eu-west-1", queueLength: "1000" },
       });
       expect(ta.spec.podIdentity).toEqual({ provider: "aws", roleArn: "arn:aws:iam::123456789012:role/keda-operator-sqs" });
     });
