@@ -32,12 +32,12 @@ const { values: opt } = parseArgs({
     only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof" },
     "lean-pairs": { type: "string", default: "2" },
     concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "" },
-    "node-options": { type: "string", default: "" },
+    "node-options": { type: "string", default: "--max-semi-space-size=8" },
     "keepup-rate": { type: "string", default: "" },
     "keepup-seconds": { type: "string", default: "15" },
     sample: { type: "string", default: "2000" },
     "wait-time": { type: "string", default: "2" },
-    "memory-node-options": { type: "string", default: "--max-semi-space-size=8" },
+    "memory-node-options": { type: "string", default: "" },
     conditional: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
     "update-results": { type: "boolean", default: false },
@@ -58,13 +58,14 @@ if (opt.help) {
                       default list): the service vs bench/lean-loop.mjs, interleaved --lean-pairs times, to measure the
                       service's own per-message CPU against a loop with no service machinery
   --concurrency C     CONCURRENCY for the "default" runs (default: unset = the service's own default)
-  --node-options OPTS NODE_OPTIONS for the service in every run except the sweep's (default: none)
+  --node-options OPTS NODE_OPTIONS for the service in every run except the sweep's (default: the container image's,
+                      --max-semi-space-size=8; "" for none)
   --keepup-rate R     producer rate for the latency-when-keeping-up run (default: 60% of the measured default rate)
   --sample S          archive objects read back to compute SentTimestamp->archivedAt percentiles (2000)
   --wait-time S       WAIT_TIME_SECONDS for the service (2: with a backlog every receive returns at once; it only
                       shortens shutdown after each run)
-  --memory-node-options OPTS  the memory run is repeated with these NODE_OPTIONS ("" to skip; default
-                      --max-semi-space-size=8, which caps V8's young generation)
+  --memory-node-options OPTS  repeat the memory run with these NODE_OPTIONS instead (default "": no repeat; e.g. " "
+                      to compare against V8's uncapped young generation)
   --conditional       let the proxy enforce If-None-Match (costs a HEAD per PutObject in the backend process)
   --quick             small N everywhere (smoke test)
   --update-results    write the generated tables into bench/RESULTS.md between the bench markers`);
