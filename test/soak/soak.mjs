@@ -105,6 +105,8 @@ function processEnv() {
     VISIBILITY_TIMEOUT_SECONDS: "10",
     CONCURRENCY: String(CONCURRENCY),
     LOG_LEVEL: "warn",
+    // The container image's V8 flags (Dockerfile), so the RSS figure is the one a pod shows.
+    NODE_OPTIONS: process.env.SOAK_NODE_OPTIONS ?? "--max-semi-space-size=8",
   };
 }
 const warnCounts = new Map();
