@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AwsProxy, Op } from "../support/aws-proxy.js";
-import { metricValue, startBackend, startService, waitFor, type Backend } from "../support/harness.js";
+import { metricValue, startService, waitFor, useBackend } from "../support/harness.js";
 import { countPutsPerKey, expectExactlyOnce, readArchive, sendAll, sleep, waitForDrained, waitForKeys } from "../support/reliability.js";
 
 /**
@@ -47,15 +47,7 @@ function injectDeleteFailures(proxy: AwsProxy, shouldFail: (body: string, receip
 }
 
 describe("DeleteMessageBatch failures", () => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
-  });
-  afterAll(async () => {
-    await backend?.close();
-  });
+  const backend = useBackend(BUCKET);
 
   it("a transient per-entry failure is retried at once: deleted without waiting for a redelivery", async () => {
     const prefix = "transient/";

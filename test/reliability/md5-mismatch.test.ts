@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricValue, startBackend, startService, waitFor, type Backend } from "../support/harness.js";
+import { describe, expect, it } from "vitest";
+import { metricValue, startService, waitFor, useBackend } from "../support/harness.js";
 import { createQueueWithDlq, drainQueue } from "../support/redrive.js";
 import { expectExactlyOnce, sendAll, waitForDrained } from "../support/reliability.js";
 
@@ -12,15 +12,7 @@ const BUCKET = "md5-mismatch";
 const MARK = "corrupt-in-transit";
 
 describe("MD5 mismatch between body and MD5OfBody", () => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
-  });
-  afterAll(async () => {
-    await backend?.close();
-  });
+  const backend = useBackend(BUCKET);
 
   it("is never archived, is counted, and ends in the DLQ with its original body", async () => {
     const { queueUrl, dlqUrl } = await createQueueWithDlq(backend, "md5-src", 2, 2);

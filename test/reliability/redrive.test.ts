@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricValue, startBackend, startService, waitFor, type Backend } from "../support/harness.js";
+import { describe, expect, it } from "vitest";
+import { metricValue, startService, waitFor, useBackend } from "../support/harness.js";
 import { createQueueWithDlq, drainQueue } from "../support/redrive.js";
 import { expectExactlyOnce, sendAll, waitForDrained } from "../support/reliability.js";
 
@@ -12,15 +12,7 @@ import { expectExactlyOnce, sendAll, waitForDrained } from "../support/reliabili
 const BUCKET = "redrive";
 
 describe("redrive to the DLQ", () => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
-  });
-  afterAll(async () => {
-    await backend?.close();
-  });
+  const backend = useBackend(BUCKET);
 
   it("an unarchivable message lands in the DLQ after maxReceiveCount receives; metrics and logs say why", async () => {
     const { queueUrl, dlqUrl } = await createQueueWithDlq(backend, "redrive-src", 2, 2);

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { FaultAction } from "../support/aws-proxy.js";
-import { getJson, metricValue, startBackend, startService, waitFor, type Backend } from "../support/harness.js";
+import { getJson, metricValue, startService, waitFor, useBackend } from "../support/harness.js";
 import { countPutsPerKey, expectExactlyOnce, sendAll, waitForDrained, waitForKeys } from "../support/reliability.js";
 
 /**
@@ -21,15 +21,7 @@ const cases: Array<{ name: string; action: FaultAction; reason: string; sdkRetri
 ];
 
 describe("S3 fault windows", () => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
-  });
-  afterAll(async () => {
-    await backend?.close();
-  });
+  const backend = useBackend(BUCKET);
 
   it.each(cases.map((c, i) => ({ ...c, i })))("$name: nothing deleted during the outage, everything archived once after it", async ({ action, reason, sdkRetries, i }) => {
     const prefix = `case${i}/`;

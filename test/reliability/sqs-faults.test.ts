@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { FaultAction } from "../support/aws-proxy.js";
-import { getJson, metricValue, startBackend, startService, waitFor, type Backend } from "../support/harness.js";
+import { getJson, metricValue, startService, waitFor, useBackend } from "../support/harness.js";
 import { expectExactlyOnce, sendAll, sleep, waitForDrained, waitForKeys } from "../support/reliability.js";
 
 /**
@@ -18,15 +18,7 @@ const cases: Array<{ name: string; action: FaultAction; reason: string }> = [
 ];
 
 describe("SQS receive outages", () => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
-  });
-  afterAll(async () => {
-    await backend?.close();
-  });
+  const backend = useBackend(BUCKET);
 
   it.each(cases.map((c, i) => ({ ...c, i })))("$name: backs off, not ready during the outage, live throughout, recovers", async ({ action, reason, i }) => {
     const prefix = `case${i}/`;

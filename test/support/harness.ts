@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import { afterAll, beforeAll } from "vitest";
 import { startFauxqs, type FauxqsServer } from "fauxqs";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient, type MessageAttributeValue } from "@aws-sdk/client-sqs";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -187,4 +188,27 @@ export async function metricValue(base: string, name: string, labels?: Record<st
     sum += Number(m[3]);
   }
   return sum;
+}
+
+/**
+ * One emulator + proxy (with `bucket` created) for the enclosing describe block. The returned object forwards to the
+ * backend started in beforeAll, so tests use it like a plain Backend.
+ */
+export function useBackend(bucket: string, proxyOptions: Omit<ProxyOptions, "upstream"> = {}): Backend {
+  let current: Backend | undefined;
+  beforeAll(async () => {
+    current = await startBackend(proxyOptions);
+    current.createBucket(bucket);
+  });
+  afterAll(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return new Proxy({} as Backend, {
+    get(_target, prop) {
+      if (!current) throw new Error("useBackend: backend used outside its describe block");
+      const value = (current as unknown as Record<string | symbol, unknown>)[prop];
+      return typeof value === "function" ? value.bind(current) : value;
+    },
+  });
 }
