@@ -40,6 +40,7 @@ describe("Jenkinsfiles", () => {
       expect(stages(text)).toEqual([
         "Checkout",
         "Install",
+        "Dependency audit",
         "Lint",
         "Typecheck",
         "Test",
@@ -53,6 +54,7 @@ describe("Jenkinsfiles", () => {
 
     it("installs, lints, typechecks and publishes JUnit results", () => {
       expect(text).toContain("npm ci");
+      expect(text).toContain("npm audit --omit=dev");
       expect(text).toContain("npm run lint");
       expect(text).toContain("npm run typecheck");
       expect(text).toContain("npm test -- --reporter=junit --outputFile.junit=reports/junit.xml");
