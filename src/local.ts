@@ -73,7 +73,8 @@ export async function runLocal(o: LocalOptions): Promise<LocalHandle> {
   await service.start();
 
   const objects = join(s3Dir, "buckets", o.bucket, "objects");
-  const cli = `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url ${endpoint}`;
+  // The emulator accepts any credentials; the CLI still needs some, and a region.
+  const creds = "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1";
   for (const line of [
     "",
     "sqs-archiver local mode is running.",
@@ -83,12 +84,12 @@ export async function runLocal(o: LocalOptions): Promise<LocalHandle> {
     `  probes          : http://127.0.0.1:${service.port}/health  /ready  /metrics`,
     "",
     "Send a message:",
-    `  ${cli} sqs send-message --queue-url ${queueUrl} --message-body '{"hello":"world"}'`,
+    `  ${creds} aws sqs send-message --endpoint-url ${endpoint} --queue-url ${queueUrl} --message-body '{"hello":"world"}'`,
     "",
     "Its archive appears within a second as a file:",
     `  ${join(objects, config.prefix)}YYYY/MM/DD/HH/<MessageId>.json.data`,
     "or through S3:",
-    `  ${cli} s3 ls --recursive s3://${o.bucket}/${config.prefix}`,
+    `  ${creds} aws s3 ls --endpoint-url ${endpoint} --recursive s3://${o.bucket}/${config.prefix}`,
     "",
     "Ctrl-C stops everything.",
     "",

@@ -70,7 +70,8 @@ async function runLocalMode(): Promise<void> {
     log,
     version: version(),
     nodeVersion: process.versions.node,
-    print: (line) => process.stderr.write(`${line}\n`),
+    // Local mode is interactive: the banner shares stdout with the JSON log lines.
+    print: (line) => process.stdout.write(`${line}\n`),
   });
   onSignals(async () => {
     await handle.stop();

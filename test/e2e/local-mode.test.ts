@@ -15,9 +15,9 @@ describe("npm run local", () => {
     const [port, healthPort] = [await freePort(), await freePort()];
     const svc = startServiceProcess({ LOCAL_PORT: String(port), HEALTH_PORT: String(healthPort), LOCAL_DATA_DIR: dataDir }, ["local"]);
     try {
-      const command = await waitFor(() => svc.stderr.find((l) => l.includes("sqs send-message"))?.trim(), 30_000);
-      const fileHint = await waitFor(() => svc.stderr.find((l) => l.includes("<MessageId>.json.data"))?.trim());
-      expect(command).toContain(`--endpoint-url http://127.0.0.1:${port}`);
+      const command = await waitFor(() => svc.stdout.find((l) => l.includes("aws sqs send-message --endpoint-url"))?.trim(), 30_000);
+      const fileHint = await waitFor(() => svc.stdout.find((l) => l.includes("<MessageId>.json.data"))?.trim());
+      expect(command).toContain(`aws sqs send-message --endpoint-url http://127.0.0.1:${port} --queue-url `);
 
       // Run the printed command as a user would, in a shell.
       const sent = JSON.parse((await run("bash", ["-c", command.replace("--message-body '{\"hello\":\"world\"}'", "--message-body 'from the README'")])).stdout) as {
