@@ -60,11 +60,19 @@ export interface RecordedSqsRequest {
   body: Record<string, unknown>;
 }
 
+export interface RecordedS3Request {
+  op: string;
+  key?: string;
+  headers: http.IncomingHttpHeaders;
+}
+
 export interface AwsProxy {
   readonly url: string;
   readonly port: number;
   readonly counts: Map<string, number>;
   readonly sqsRequests: RecordedSqsRequest[];
+  /** Headers of the S3 writes the proxy saw (PutObject), for asserting SSE, storage class and conditions. */
+  readonly s3Writes: RecordedS3Request[];
   /** Number of 412s answered because the key existed. */
   preconditionFailures: number;
   setFaults(rules: FaultRule[]): void;
@@ -165,6 +173,7 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
   const state = {
     counts: new Map<string, number>(),
     sqsRequests: [] as RecordedSqsRequest[],
+    s3Writes: [] as RecordedS3Request[],
     preconditionFailures: 0,
   };
 
@@ -188,6 +197,9 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
       body = await readBody(req);
     } catch {
       return;
+    }
+    if (op.name === "PutObject" && state.s3Writes.length < 10_000) {
+      state.s3Writes.push({ op: op.name, ...(op.key !== undefined ? { key: op.key } : {}), headers: req.headers });
     }
     if (op.service === "sqs" && state.sqsRequests.length < 10_000) {
       try {
@@ -268,6 +280,9 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
     },
     get sqsRequests() {
       return state.sqsRequests;
+    },
+    get s3Writes() {
+      return state.s3Writes;
     },
     get preconditionFailures() {
       return state.preconditionFailures;
