@@ -12,6 +12,15 @@ export interface HealthSnapshot {
   ready: ProbeResult;
 }
 
+/**
+ * How long a loop may go without progress before liveness fails: longer than any legitimate single step (a poll
+ * interval or the longest backoff, then a long poll, then a PutObject with all its attempts), never under 2 minutes.
+ */
+export function stuckThresholdMs(c: { waitTimeSeconds: number; s3RequestTimeoutSeconds: number; pollIntervalSeconds: number }): number {
+  const longestPauseSeconds = Math.max(c.pollIntervalSeconds, 30);
+  return Math.max(120_000, (longestPauseSeconds + c.waitTimeSeconds + c.s3RequestTimeoutSeconds * 4 + 60) * 1000);
+}
+
 export interface HealthOptions {
   loops: number;
   /** A loop with no progress for this long while running is stuck (deadlocked handler, hung socket). */

@@ -4,7 +4,7 @@ import { createAwsClients, type AwsClients } from "./aws-clients.js";
 import { BatchHandler } from "./batch-handler.js";
 import type { Config } from "./config.js";
 import { describeError } from "./errors.js";
-import { HealthState } from "./health.js";
+import { HealthState, stuckThresholdMs } from "./health.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { preflight } from "./preflight.js";
@@ -50,9 +50,7 @@ export class ArchiverService {
   constructor(private readonly o: ServiceOptions) {
     const { config, log } = o;
     this.metrics = createMetrics(o.version, o.nodeVersion);
-    // Stuck = no progress for longer than any legitimate single step: a long poll plus a put with all its retries.
-    const stuckAfterMs = Math.max(120_000, (config.waitTimeSeconds + config.s3RequestTimeoutSeconds * 4 + 60) * 1000);
-    this.health = new HealthState({ loops: config.concurrency, stuckAfterMs });
+    this.health = new HealthState({ loops: config.concurrency, stuckAfterMs: stuckThresholdMs(config) });
     this.clients = o.clients ?? createAwsClients(config);
     this.gate = new ReceiveGate(
       this.clients.sqs,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HealthState } from "../../src/health.js";
+import { HealthState, stuckThresholdMs } from "../../src/health.js";
 
 describe("HealthState", () => {
   function make() {
@@ -58,5 +58,17 @@ describe("HealthState", () => {
     expect(h.snapshot().ready.ok).toBe(true);
     h.beginShutdown();
     expect(h.snapshot().ready.body.reason).toBe("shutting down");
+  });
+});
+
+describe("stuckThresholdMs", () => {
+  it("outlasts a long poll plus a PutObject with all its attempts", () => {
+    expect(stuckThresholdMs({ waitTimeSeconds: 20, s3RequestTimeoutSeconds: 30, pollIntervalSeconds: 0 })).toBe(230_000);
+  });
+  it("outlasts a long POLL_INTERVAL_SECONDS pause, so an idle queue never fails liveness", () => {
+    expect(stuckThresholdMs({ waitTimeSeconds: 0, s3RequestTimeoutSeconds: 5, pollIntervalSeconds: 3600 })).toBeGreaterThan(3600_000);
+  });
+  it("is never under two minutes", () => {
+    expect(stuckThresholdMs({ waitTimeSeconds: 0, s3RequestTimeoutSeconds: 1, pollIntervalSeconds: 0 })).toBe(120_000);
   });
 });
