@@ -36,7 +36,6 @@ export class BatchHandler {
   private readonly inFlightById = new Map<string, Promise<Outcome>>();
   private inFlight = 0;
   private active = 0;
-  private idleWaiters: Array<() => void> = [];
   private stopping = false;
   /** Aborted only at the hard shutdown deadline. */
   private readonly work = new AbortController();
@@ -58,12 +57,6 @@ export class BatchHandler {
     this.work.abort(new Error("shutdown deadline"));
   }
 
-  /** Resolves when no batch is being handled (or at once). */
-  idle(): Promise<void> {
-    if (this.active === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
   readonly handle = async (messages: Message[]): Promise<Message[]> => {
     this.active++;
     try {
@@ -80,11 +73,6 @@ export class BatchHandler {
       return [];
     } finally {
       this.active--;
-      if (this.active === 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
     }
   };
 

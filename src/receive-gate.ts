@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { ReceiveMessageCommand, type ReceiveMessageCommandOutput, type SQSClient } from "@aws-sdk/client-sqs";
 import { backoffMs } from "./backoff.js";
 import { classifyAwsError, describeError } from "./errors.js";
@@ -26,7 +27,8 @@ export class ReceiveGate {
   private receiveFailures = 0;
   private sinkFailures = 0;
   private stopping = false;
-  private readonly sleepers = new Set<() => void>();
+  /** Aborted by stop(): wakes loops sleeping in a backoff or poll interval. */
+  private readonly stopAbort = new AbortController();
   private readonly receiveAbort = new AbortController();
   private readonly emptyAfter = new Set<number>();
 
@@ -54,8 +56,7 @@ export class ReceiveGate {
   /** Stop issuing receives; sleeping loops return an empty result at once. */
   stop(): void {
     this.stopping = true;
-    for (const wake of this.sleepers) wake();
-    this.sleepers.clear();
+    this.stopAbort.abort();
   }
 
   /** Abort long polls still open (only at the shutdown deadline: SQS may still hand messages to an aborted poll). */
@@ -85,24 +86,12 @@ export class ReceiveGate {
     return { ms: 0, reason: "" };
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.sleepers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.sleepers.add(done);
-    });
-  }
-
   private async receive(loop: number, command: ReceiveMessageCommand, options: SendOptions): Promise<ReceiveMessageCommandOutput> {
     const { ms, reason } = this.delay(loop);
     if (ms > 0 && !this.stopping) {
       if (reason !== "poll_interval") this.metrics.pollBackoffs.inc({ reason });
       this.health.loopProgress(loop);
-      await this.sleep(ms);
+      await delay(ms, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
     }
     if (this.stopping) return { Messages: [], $metadata: {} };
     this.health.loopProgress(loop);

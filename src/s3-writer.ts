@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { PutObjectCommand, type S3Client, type PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { ArchiveWriteError, classifyAwsError, isRetryableReason, isSinkFatalReason } from "./errors.js";
 import type { Config } from "./config.js";
@@ -12,19 +13,6 @@ interface AwsError {
 }
 
 const CONFLICT_RETRIES = 3;
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 
 /**
  * Writes one archive object, write-once. `If-None-Match: *` makes S3 answer 412 when the key already exists: that is
@@ -64,7 +52,7 @@ export class S3Writer {
         const status = e.$metadata?.httpStatusCode;
         if (status === 412 || e.name === "PreconditionFailed") return { outcome: "duplicate", bytes: body.length, attempts };
         if ((status === 409 || e.name === "ConditionalRequestConflict") && conflict < CONFLICT_RETRIES) {
-          await sleep(50 * 2 ** conflict, signal);
+          await delay(50 * 2 ** conflict, undefined, signal ? { signal } : {});
           continue;
         }
         const reason = status === 409 ? "conditional_conflict" : classifyAwsError(err);

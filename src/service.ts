@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { Consumer } from "sqs-consumer";
 import type { FastifyInstance } from "fastify";
 import { createAwsClients, type AwsClients } from "./aws-clients.js";
@@ -29,7 +30,8 @@ export interface StopResult {
   elapsedMs: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+// Shutdown waits must never be what keeps the process alive.
+const sleep = (ms: number) => delay(ms, undefined, { ref: false });
 
 /**
  * Wires CONCURRENCY sqs-consumer loops, the gate, the batch handler and the probe server, and owns the shutdown
