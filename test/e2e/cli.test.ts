@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBackend, waitFor, type Backend } from "../support/harness.js";
-import { freePort, startServiceProcess, type ServiceProcess } from "../support/process.js";
+import { freePort, isolatedEnv, spawnService, type ChildService } from "../support/process.js";
 
 const run = promisify(execFile);
 const BUCKET = "e2e-archive";
@@ -16,7 +16,7 @@ const BUCKET = "e2e-archive";
  */
 describe("end to end: the real process, the aws CLI and the probes", () => {
   let backend: Backend;
-  let svc: ServiceProcess;
+  let svc: ChildService;
   let queueUrl: string;
   let base: string;
   let cliEnv: NodeJS.ProcessEnv;
@@ -29,7 +29,7 @@ describe("end to end: the real process, the aws CLI and the probes", () => {
     cliEnv = { ...process.env, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_DEFAULT_REGION: "us-east-1", AWS_PAGER: "" };
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    svc = startServiceProcess({
+    svc = spawnService(isolatedEnv({
       SQS_QUEUE_URL: queueUrl,
       S3_BUCKET_NAME: BUCKET,
       AWS_REGION: "us-east-1",
@@ -42,7 +42,7 @@ describe("end to end: the real process, the aws CLI and the probes", () => {
       CONCURRENCY: "2",
       SHUTDOWN_TIMEOUT_SECONDS: "10",
       LOG_LEVEL: "debug",
-    });
+    }));
   });
   afterAll(async () => {
     if (svc && svc.child.exitCode === null) svc.child.kill("SIGKILL");
@@ -128,14 +128,14 @@ describe("end to end: invalid configuration", () => {
     const backend = await startBackend();
     try {
       const t0 = Date.now();
-      const svc = startServiceProcess({
+      const svc = spawnService(isolatedEnv({
         SQS_QUEUE_URL: "not-a-url",
         MAX_MESSAGES_PER_POLL: "50",
         S3_SSE: "rot13",
         AWS_ENDPOINT_URL: backend.endpoint,
         AWS_ACCESS_KEY_ID: "test",
         AWS_SECRET_ACCESS_KEY: "test",
-      });
+      }));
       const { code } = await svc.exited;
       expect(Date.now() - t0).toBeLessThan(3_000);
       expect(code).toBe(78);

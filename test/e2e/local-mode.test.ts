@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "../support/harness.js";
-import { freePort, startServiceProcess } from "../support/process.js";
+import { freePort, isolatedEnv, spawnService } from "../support/process.js";
 
 const run = promisify(execFile);
 
@@ -13,7 +13,7 @@ describe("npm run local", () => {
   it("starts the emulator and the archiver, prints a working send-message command, and stops cleanly on Ctrl-C", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "local-mode-"));
     const [port, healthPort] = [await freePort(), await freePort()];
-    const svc = startServiceProcess({ LOCAL_PORT: String(port), HEALTH_PORT: String(healthPort), LOCAL_DATA_DIR: dataDir }, ["local"]);
+    const svc = spawnService(isolatedEnv({ LOCAL_PORT: String(port), HEALTH_PORT: String(healthPort), LOCAL_DATA_DIR: dataDir }), ["local"]);
     try {
       const command = await waitFor(() => svc.stdout.find((l) => l.includes("aws sqs send-message --endpoint-url"))?.trim(), 30_000);
       const fileHint = await waitFor(() => svc.stdout.find((l) => l.includes("<MessageId>.json.data"))?.trim());

@@ -1,33 +1,26 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildKey } from "../../src/key.js";
-import { startBackend, startService, waitFor, metricValue, type Backend, type RunningService } from "../support/harness.js";
+import { perTest, waitFor, metricValue } from "../support/harness.js";
 
 const BUCKET = "dup-bucket";
 
 describe("write-once archives (If-None-Match: *)", () => {
-  let backend: Backend | undefined;
-  let svc: RunningService | undefined;
-  afterEach(async () => {
-    await svc?.stop();
-    await backend?.close();
-    svc = backend = undefined;
-  });
+  const t = perTest();
 
   it("a redelivery after a failed delete is detected as a duplicate, deleted, and the archive is not rewritten", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
+    const backend = await t.backend(BUCKET);
     const queueUrl = await backend.createQueue("dup-q");
     const id = await backend.send(queueUrl, "only once please");
     // Every delete attempt fails (3 SDK attempts x 2 tries), so the message comes back after its visibility timeout.
     backend.proxy.setFaults([
       { match: (op) => op.name === "DeleteMessageBatch", action: { kind: "status", status: 500, code: "InternalError" }, times: 6 },
     ]);
-    svc = await startService(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1", VISIBILITY_TIMEOUT_SECONDS: "2" });
+    const svc = await t.service(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1", VISIBILITY_TIMEOUT_SECONDS: "2" });
 
-    await waitFor(async () => (await metricValue(svc!.base, "sqs_archiver_duplicate_deliveries_total")) === 1, 20_000);
+    await waitFor(async () => (await metricValue(svc.base, "sqs_archiver_duplicate_deliveries_total")) === 1, 20_000);
     await waitFor(async () => {
-      const d = await backend!.queueDepth(queueUrl);
+      const d = await backend.queueDepth(queueUrl);
       return d.visible === 0 && d.inFlight === 0;
     });
     const keys = await backend.listKeys(BUCKET);
@@ -44,8 +37,7 @@ describe("write-once archives (If-None-Match: *)", () => {
   });
 
   it("never overwrites an existing archive object", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
+    const backend = await t.backend(BUCKET);
     const queueUrl = await backend.createQueue("dup-q2");
     const id = await backend.send(queueUrl, "new content");
     const sent = Number(backend.fauxqs.inspectQueue("dup-q2")?.messages.ready[0]?.sentTimestamp);
@@ -53,9 +45,9 @@ describe("write-once archives (If-None-Match: *)", () => {
     const key = buildKey("sqs-messages/", id, sent);
     await backend.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: "archived earlier" }));
 
-    svc = await startService(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1" });
-    await waitFor(async () => (await metricValue(svc!.base, "sqs_archiver_duplicate_deliveries_total")) === 1);
-    await waitFor(async () => (await backend!.queueDepth(queueUrl)).inFlight === 0);
+    const svc = await t.service(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1" });
+    await waitFor(async () => (await metricValue(svc.base, "sqs_archiver_duplicate_deliveries_total")) === 1);
+    await waitFor(async () => (await backend.queueDepth(queueUrl)).inFlight === 0);
     expect(await backend.getText(BUCKET, key)).toBe("archived earlier");
     expect(await metricValue(svc.base, "sqs_archiver_messages_deleted_total")).toBe(1);
     expect(await metricValue(svc.base, "sqs_archiver_messages_archived_total")).toBe(0);

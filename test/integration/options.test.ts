@@ -1,22 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { startBackend, startService, waitFor, metricValue, type Backend, type RunningService } from "../support/harness.js";
+import { describe, expect, it } from "vitest";
+import { perTest, waitFor, metricValue } from "../support/harness.js";
 
 const BUCKET = "options-bucket";
 
 describe("configuration reaches the wire", () => {
-  let backend: Backend | undefined;
-  let svc: RunningService | undefined;
-  afterEach(async () => {
-    await svc?.stop();
-    await backend?.close();
-    svc = backend = undefined;
-  });
+  const t = perTest();
 
   it("sends SSE-KMS, the KMS key, the storage class, If-None-Match and the metadata on every PutObject, under S3_PREFIX", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
+    const backend = await t.backend(BUCKET);
     const queueUrl = await backend.createQueue("options-q");
-    svc = await startService(backend, {
+    const svc = await t.service(backend, {
       SQS_QUEUE_URL: queueUrl,
       S3_BUCKET_NAME: BUCKET,
       S3_PREFIX: "archive/orders/",
@@ -27,7 +20,7 @@ describe("configuration reaches the wire", () => {
       VISIBILITY_TIMEOUT_SECONDS: "45",
     });
     const ids = await backend.sendMany(queueUrl, ["a", "b", "c", "d", "e"]);
-    await waitFor(async () => (await metricValue(svc!.base, "sqs_archiver_messages_deleted_total")) === ids.length);
+    await waitFor(async () => (await metricValue(svc.base, "sqs_archiver_messages_deleted_total")) === ids.length);
 
     expect(backend.proxy.s3Writes).toHaveLength(ids.length);
     for (const w of backend.proxy.s3Writes) {
@@ -49,12 +42,11 @@ describe("configuration reaches the wire", () => {
   });
 
   it("sends AES256 with no KMS key and no storage class header for STANDARD", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
+    const backend = await t.backend(BUCKET);
     const queueUrl = await backend.createQueue("options-q2");
-    svc = await startService(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, S3_SSE: "AES256" });
+    const svc = await t.service(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, S3_SSE: "AES256" });
     await backend.send(queueUrl, "x");
-    await waitFor(async () => (await metricValue(svc!.base, "sqs_archiver_messages_deleted_total")) === 1);
+    await waitFor(async () => (await metricValue(svc.base, "sqs_archiver_messages_deleted_total")) === 1);
     const [w] = backend.proxy.s3Writes;
     expect(w?.headers["x-amz-server-side-encryption"]).toBe("AES256");
     expect(w?.headers["x-amz-server-side-encryption-aws-kms-key-id"]).toBeUndefined();
@@ -62,11 +54,10 @@ describe("configuration reaches the wire", () => {
   });
 
   it("pauses POLL_INTERVAL_SECONDS after an empty receive, and not after one that returned messages", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
+    const backend = await t.backend(BUCKET);
     const queueUrl = await backend.createQueue("options-q3");
     // WAIT_TIME_SECONDS=0: short polls return at once, so without the pause one loop would poll continuously.
-    svc = await startService(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1", WAIT_TIME_SECONDS: "0", POLL_INTERVAL_SECONDS: "1" });
+    const svc = await t.service(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1", WAIT_TIME_SECONDS: "0", POLL_INTERVAL_SECONDS: "1" });
     await new Promise((r) => setTimeout(r, 3_200));
     const empties = await metricValue(svc.base, "sqs_archiver_receive_requests_total", { result: "empty" });
     expect(empties).toBeGreaterThanOrEqual(3);
@@ -74,7 +65,7 @@ describe("configuration reaches the wire", () => {
     // A backlog is drained back to back: 30 messages in 3 receives of 10, without a pause between them.
     await backend.sendMany(queueUrl, Array.from({ length: 30 }, (_, i) => `m${i}`));
     const t0 = Date.now();
-    await waitFor(async () => (await metricValue(svc!.base, "sqs_archiver_messages_deleted_total")) === 30, 10_000);
+    await waitFor(async () => (await metricValue(svc.base, "sqs_archiver_messages_deleted_total")) === 30, 10_000);
     expect(Date.now() - t0).toBeLessThan(2_500);
   });
 });

@@ -1,24 +1,17 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { startBackend, startService, waitFor, metricValue, type Backend, type RunningService } from "../support/harness.js";
+import { describe, expect, it } from "vitest";
+import { perTest, waitFor, metricValue } from "../support/harness.js";
 
 const BUCKET = "stop-bucket";
 
 describe("graceful shutdown", () => {
-  let backend: Backend | undefined;
-  let svc: RunningService | undefined;
-  afterEach(async () => {
-    await svc?.stop();
-    await backend?.close();
-    svc = backend = undefined;
-  });
+  const t = perTest();
 
   it("finishes in-flight archives and their deletes before stopping", async () => {
-    backend = await startBackend({ latencyMs: { PutObject: 1_500 } });
-    backend.createBucket(BUCKET);
+    const backend = await t.backend(BUCKET, { latencyMs: { PutObject: 1_500 } });
     const queueUrl = await backend.createQueue("stop-q");
     const ids = await backend.sendMany(queueUrl, Array.from({ length: 20 }, (_, i) => `in flight ${i}`));
-    svc = await startService(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "2", SHUTDOWN_TIMEOUT_SECONDS: "10" });
-    await waitFor(async () => (await metricValue(svc!.base, "sqs_archiver_messages_in_flight")) > 0);
+    const svc = await t.service(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "2", SHUTDOWN_TIMEOUT_SECONDS: "10" });
+    await waitFor(async () => (await metricValue(svc.base, "sqs_archiver_messages_in_flight")) > 0);
     const received = await metricValue(svc.base, "sqs_archiver_messages_received_total");
     expect(received).toBeGreaterThan(0);
 
@@ -38,13 +31,12 @@ describe("graceful shutdown", () => {
 
   it("releases messages that a long poll brings in after shutdown began (visibility 0), unstarted", async () => {
     // The proxy holds ReceiveMessage responses for 1.5 s: the emulator has already handed the messages over.
-    backend = await startBackend({ latencyMs: { ReceiveMessage: 1_500 } });
-    backend.createBucket(BUCKET);
+    const backend = await t.backend(BUCKET, { latencyMs: { ReceiveMessage: 1_500 } });
     const queueUrl = await backend.createQueue("stop-q2");
     await backend.sendMany(queueUrl, ["late 1", "late 2", "late 3", "late 4", "late 5"]);
-    svc = await startService(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1", VISIBILITY_TIMEOUT_SECONDS: "60" });
-    await waitFor(() => (backend!.proxy.counts.get("ReceiveMessage") ?? 0) >= 1);
-    await waitFor(async () => (await backend!.queueDepth(queueUrl)).inFlight === 5);
+    const svc = await t.service(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1", VISIBILITY_TIMEOUT_SECONDS: "60" });
+    await waitFor(() => (backend.proxy.counts.get("ReceiveMessage") ?? 0) >= 1);
+    await waitFor(async () => (await backend.queueDepth(queueUrl)).inFlight === 5);
     const res = await svc.stop();
     expect(res.clean).toBe(true);
     const depth = await backend.queueDepth(queueUrl);
@@ -56,11 +48,10 @@ describe("graceful shutdown", () => {
 
   it("aborts a long poll still open at the deadline and still exits within the budget", async () => {
     // Receives hang (never answered): shutdown must not wait past SHUTDOWN_TIMEOUT_SECONDS.
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
+    const backend = await t.backend(BUCKET);
     const queueUrl = await backend.createQueue("stop-q3");
-    svc = await startService(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "2", SHUTDOWN_TIMEOUT_SECONDS: "3" });
-    await waitFor(async () => (await fetch(`${svc!.base}/ready`)).status === 200);
+    const svc = await t.service(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "2", SHUTDOWN_TIMEOUT_SECONDS: "3" });
+    await waitFor(async () => (await fetch(`${svc.base}/ready`)).status === 200);
     backend.proxy.setFaults([{ match: (op) => op.name === "ReceiveMessage", action: { kind: "hang" } }]);
     await new Promise((r) => setTimeout(r, 1_500));
     const t0 = Date.now();

@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, spawnService } from "../support/reliability.js";
+import { assertBuilt, spawnService } from "../support/process.js";
 
 /**
  * Invalid or missing configuration of every kind, against the real process: exit 78 within a second, one clear line

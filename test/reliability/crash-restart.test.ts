@@ -1,15 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricValue, startBackend, waitFor, type Backend } from "../support/harness.js";
-import {
-  assertBuilt,
-  ensureDead,
-  expectExactlyOnce,
-  sendAll,
-  serviceEnv,
-  spawnService,
-  waitForDrained,
-  type ChildService,
-} from "../support/reliability.js";
+import { expectExactlyOnce, sendAll, waitForDrained } from "../support/reliability.js";
+import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
 
 /**
  * kill -9 of the real process in the middle of a backlog, at a moment when archives have been written whose deletes

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricValue, startBackend, waitFor, type Backend } from "../support/harness.js";
-import { assertBuilt, ensureDead, expectExactlyOnce, sendAll, serviceEnv, spawnService, waitForDrained, type ChildService } from "../support/reliability.js";
+import { expectExactlyOnce, sendAll, waitForDrained } from "../support/reliability.js";
+import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
 
 /**
  * SIGTERM to the real process while it works through a backlog with slow S3 writes in flight: it exits 0 within

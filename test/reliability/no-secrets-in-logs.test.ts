@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricValue, startBackend, waitFor, type Backend } from "../support/harness.js";
-import { assertBuilt, ensureDead, sendAll, serviceEnv, spawnService, type ChildService } from "../support/reliability.js";
+import { sendAll } from "../support/reliability.js";
+import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
 
 /**
  * No message body, message attribute value or credential ever appears in a log line, at any level, including on

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { startFauxqs, type FauxqsServer } from "fauxqs";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient, type MessageAttributeValue } from "@aws-sdk/client-sqs";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -211,4 +211,33 @@ export function useBackend(bucket: string, proxyOptions: Omit<ProxyOptions, "ups
       return typeof value === "function" ? value.bind(current) : value;
     },
   });
+}
+
+/**
+ * Backends and services a test starts for itself; after each test the services are stopped first, then the
+ * backends closed, whatever the test did.
+ */
+export function perTest(): {
+  backend(bucket: string, proxyOptions?: Omit<ProxyOptions, "upstream">): Promise<Backend>;
+  service(backend: Backend, env: Record<string, string>): Promise<RunningService>;
+} {
+  const services: RunningService[] = [];
+  const backends: Backend[] = [];
+  afterEach(async () => {
+    for (const svc of services.splice(0)) await svc.stop();
+    for (const backend of backends.splice(0)) await backend.close();
+  });
+  return {
+    async backend(bucket, proxyOptions = {}) {
+      const backend = await startBackend(proxyOptions);
+      backends.push(backend);
+      backend.createBucket(bucket);
+      return backend;
+    },
+    async service(backend, env) {
+      const svc = await startService(backend, env);
+      services.push(svc);
+      return svc;
+    },
+  };
 }
