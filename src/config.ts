@@ -22,6 +22,15 @@ export const STORAGE_CLASSES = [
 ] as const;
 export type StorageClass = (typeof STORAGE_CLASSES)[number];
 
+export const ARCHIVE_FORMATS = ["message", "ndjson"] as const;
+export type ArchiveFormat = (typeof ARCHIVE_FORMATS)[number];
+
+export const ARCHIVE_COMPRESSIONS = ["gzip", "zstd", "none"] as const;
+export type ArchiveCompression = (typeof ARCHIVE_COMPRESSIONS)[number];
+
+/** PutObject attempts per write (SDK standard retry mode); the write budget below is derived from it. */
+export const S3_MAX_ATTEMPTS = 4;
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -29,6 +38,8 @@ export interface Config {
   readonly queueUrl: string;
   readonly bucket: string;
   readonly region: string;
+  /** The bucket's region; the queue's region unless S3_REGION says otherwise. */
+  readonly s3Region: string;
   readonly prefix: string;
   readonly maxMessagesPerPoll: number;
   readonly waitTimeSeconds: number;
@@ -44,6 +55,18 @@ export interface Config {
   readonly storageClass: StorageClass;
   readonly shutdownTimeoutSeconds: number;
   readonly s3RequestTimeoutSeconds: number;
+  /** Hard bound on one archive write, all attempts included (S3_MAX_ATTEMPTS x S3_REQUEST_TIMEOUT_SECONDS). */
+  readonly s3WriteBudgetSeconds: number;
+  readonly archiveFormat: ArchiveFormat;
+  readonly archiveCompression: ArchiveCompression;
+  readonly batchMaxMessages: number;
+  readonly batchMaxBytes: number;
+  readonly batchMaxSeconds: number;
+  /**
+   * Budget for message bytes held in memory (received and not yet deleted or released); receives wait while it is
+   * spent. 0 in the environment means "derive from the container's memory limit".
+   */
+  readonly maxInflightBytes: number;
   /** Explicit endpoints from the SDK's standard variables (LocalStack, fauxqs, VPC endpoints). */
   readonly sqsEndpoint: string | undefined;
   readonly s3Endpoint: string | undefined;
@@ -137,6 +160,7 @@ const schema = {
   SQS_QUEUE_URL: { doc: "URL of the queue to archive", format: queueUrl, default: null as string | null, env: "SQS_QUEUE_URL" },
   S3_BUCKET_NAME: { doc: "Destination bucket", format: bucketName, default: null as string | null, env: "S3_BUCKET_NAME" },
   AWS_REGION: { doc: "AWS region; derived from the queue URL when unset", format: region, default: "", env: "AWS_REGION" },
+  S3_REGION: { doc: "Region of the bucket; the queue's region when unset", format: region, default: "", env: "S3_REGION" },
   S3_PREFIX: { doc: "Key prefix for archives", format: prefix, default: "sqs-messages/", env: "S3_PREFIX" },
   MAX_MESSAGES_PER_POLL: { doc: "Messages per ReceiveMessage", format: intRange(1, 10), default: 10, env: "MAX_MESSAGES_PER_POLL" },
   WAIT_TIME_SECONDS: { doc: "Long-poll wait", format: intRange(0, 20), default: 20, env: "WAIT_TIME_SECONDS" },
@@ -171,6 +195,27 @@ const schema = {
     default: 30,
     env: "S3_REQUEST_TIMEOUT_SECONDS",
   },
+  ARCHIVE_FORMAT: {
+    doc: "message: one object per message; ndjson: many messages per compressed NDJSON object",
+    format: oneOf(ARCHIVE_FORMATS),
+    default: "message",
+    env: "ARCHIVE_FORMAT",
+  },
+  ARCHIVE_COMPRESSION: { doc: "Compression of ndjson objects", format: oneOf(ARCHIVE_COMPRESSIONS), default: "gzip", env: "ARCHIVE_COMPRESSION" },
+  BATCH_MAX_MESSAGES: { doc: "ndjson: flush a batch at this many messages", format: intRange(1, 1_000_000), default: 10_000, env: "BATCH_MAX_MESSAGES" },
+  BATCH_MAX_BYTES: {
+    doc: "ndjson: flush a batch at this many compressed bytes",
+    format: intRange(1024, 5 * 1024 ** 3),
+    default: 16 * 1024 * 1024,
+    env: "BATCH_MAX_BYTES",
+  },
+  BATCH_MAX_SECONDS: { doc: "ndjson: flush a batch this long after its first message", format: intRange(1, 3600), default: 60, env: "BATCH_MAX_SECONDS" },
+  MAX_INFLIGHT_BYTES: {
+    doc: "Message bytes held in memory before receives wait; 0 derives it from the container memory limit",
+    format: intRange(0, 64 * 1024 ** 3),
+    default: 0,
+    env: "MAX_INFLIGHT_BYTES",
+  },
   AWS_ENDPOINT_URL: { doc: "SDK endpoint for every service", format: optionalUrl, default: "", env: "AWS_ENDPOINT_URL" },
   AWS_ENDPOINT_URL_SQS: { doc: "SDK endpoint for SQS", format: optionalUrl, default: "", env: "AWS_ENDPOINT_URL_SQS" },
   AWS_ENDPOINT_URL_S3: { doc: "SDK endpoint for S3", format: optionalUrl, default: "", env: "AWS_ENDPOINT_URL_S3" },
@@ -196,7 +241,30 @@ function show(value: unknown): string {
   return JSON.stringify(String(value));
 }
 
-export function loadConfig(env: Env): Config {
+/** What the host tells main about the container (cgroup memory limit via process.constrainedMemory()). */
+export interface RuntimeInfo {
+  memoryLimitBytes?: number | undefined;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The in-flight byte budget when MAX_INFLIGHT_BYTES is 0: a sixteenth of the container's memory limit (each byte of
+ * message body costs several in memory: the SDK's response, the parsed string, the escaped envelope, the PUT buffer),
+ * at least 8 MiB; 64 MiB without a known limit.
+ */
+export function defaultInflightBytes(memoryLimitBytes: number | undefined): number {
+  // constrainedMemory() reports a huge number (or 0) when there is no limit.
+  if (!memoryLimitBytes || memoryLimitBytes > 1024 ** 4) return 64 * MiB;
+  return Math.max(8 * MiB, Math.floor(memoryLimitBytes / 16));
+}
+
+/** Seconds a batch's messages must stay invisible: the longest a batch stays open plus the write budget. */
+export function minNdjsonVisibilitySeconds(c: { batchMaxSeconds: number; s3WriteBudgetSeconds: number }): number {
+  return c.batchMaxSeconds + c.s3WriteBudgetSeconds;
+}
+
+export function loadConfig(env: Env, runtime: RuntimeInfo = {}): Config {
   const problems: string[] = [];
   // Empty strings mean "unset" (a ConfigMap key left blank), so defaults apply.
   const given: Record<string, string> = {};
@@ -223,6 +291,17 @@ export function loadConfig(env: Env): Config {
     if (raw.S3_SSE !== "aws:kms" && raw.S3_KMS_KEY_ID) {
       problems.push(`S3_KMS_KEY_ID=${show(raw.S3_KMS_KEY_ID)}: is only allowed with S3_SSE=aws:kms (S3_SSE is ${show(raw.S3_SSE)})`);
     }
+    if (raw.ARCHIVE_FORMAT === "ndjson" && given.VISIBILITY_TIMEOUT_SECONDS !== undefined) {
+      const need = minNdjsonVisibilitySeconds({
+        batchMaxSeconds: raw.BATCH_MAX_SECONDS as number,
+        s3WriteBudgetSeconds: S3_MAX_ATTEMPTS * (raw.S3_REQUEST_TIMEOUT_SECONDS as number),
+      });
+      if ((raw.VISIBILITY_TIMEOUT_SECONDS as number) <= need) {
+        problems.push(
+          `VISIBILITY_TIMEOUT_SECONDS=${show(given.VISIBILITY_TIMEOUT_SECONDS)}: must be more than BATCH_MAX_SECONDS + ${S3_MAX_ATTEMPTS} x S3_REQUEST_TIMEOUT_SECONDS = ${need} with ARCHIVE_FORMAT=ndjson (a batch's messages must stay invisible until its object is written); raise it, or lower BATCH_MAX_SECONDS or S3_REQUEST_TIMEOUT_SECONDS`,
+        );
+      }
+    }
     if (!raw.AWS_REGION && !regionFromQueueUrl(String(raw.SQS_QUEUE_URL))) {
       problems.push(
         `AWS_REGION=(unset): is required when the region cannot be derived from SQS_QUEUE_URL host (${new URL(String(raw.SQS_QUEUE_URL)).hostname})`,
@@ -231,12 +310,21 @@ export function loadConfig(env: Env): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const visibility = raw.VISIBILITY_TIMEOUT_SECONDS as number;
   const str = (k: string) => String(raw[k] ?? "");
+  const s3WriteBudgetSeconds = S3_MAX_ATTEMPTS * (raw.S3_REQUEST_TIMEOUT_SECONDS as number);
+  const batchMaxSeconds = raw.BATCH_MAX_SECONDS as number;
+  const archiveFormat = raw.ARCHIVE_FORMAT as ArchiveFormat;
+  // Unset in ndjson mode: long enough for a batch to fill and be written, with a margin for the heartbeat.
+  const visibility =
+    archiveFormat === "ndjson" && given.VISIBILITY_TIMEOUT_SECONDS === undefined
+      ? minNdjsonVisibilitySeconds({ batchMaxSeconds, s3WriteBudgetSeconds }) + 30
+      : (raw.VISIBILITY_TIMEOUT_SECONDS as number);
+  const region = str("AWS_REGION") || (regionFromQueueUrl(str("SQS_QUEUE_URL")) as string);
   return Object.freeze({
     queueUrl: str("SQS_QUEUE_URL"),
     bucket: str("S3_BUCKET_NAME"),
-    region: str("AWS_REGION") || (regionFromQueueUrl(str("SQS_QUEUE_URL")) as string),
+    region,
+    s3Region: str("S3_REGION") || region,
     prefix: str("S3_PREFIX"),
     maxMessagesPerPoll: raw.MAX_MESSAGES_PER_POLL as number,
     waitTimeSeconds: raw.WAIT_TIME_SECONDS as number,
@@ -253,6 +341,13 @@ export function loadConfig(env: Env): Config {
     storageClass: raw.S3_STORAGE_CLASS as StorageClass,
     shutdownTimeoutSeconds: raw.SHUTDOWN_TIMEOUT_SECONDS as number,
     s3RequestTimeoutSeconds: raw.S3_REQUEST_TIMEOUT_SECONDS as number,
+    s3WriteBudgetSeconds,
+    archiveFormat,
+    archiveCompression: raw.ARCHIVE_COMPRESSION as ArchiveCompression,
+    batchMaxMessages: raw.BATCH_MAX_MESSAGES as number,
+    batchMaxBytes: raw.BATCH_MAX_BYTES as number,
+    batchMaxSeconds,
+    maxInflightBytes: (raw.MAX_INFLIGHT_BYTES as number) || defaultInflightBytes(runtime.memoryLimitBytes),
     sqsEndpoint: str("AWS_ENDPOINT_URL_SQS") || str("AWS_ENDPOINT_URL") || undefined,
     s3Endpoint: str("AWS_ENDPOINT_URL_S3") || str("AWS_ENDPOINT_URL") || undefined,
   });

@@ -36,7 +36,7 @@ function onSignals(stop: (signal: string) => Promise<void>): void {
 async function runService(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, { memoryLimitBytes: process.constrainedMemory() });
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) process.stderr.write(`sqs-archiver: ${err.code}: ${p}\n`);
@@ -59,7 +59,7 @@ async function runService(): Promise<void> {
 }
 
 async function runLocalMode(): Promise<void> {
-  const { runLocal } = await import("./local.js");
+  const { runLocal } = await import("./cli/local.js");
   const log = createLogger((process.env.LOG_LEVEL as "debug" | undefined) ?? "debug");
   const handle = await runLocal({
     dataDir: process.env.LOCAL_DATA_DIR ?? join(process.cwd(), ".local-data"),

@@ -1,17 +1,17 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Consumer } from "sqs-consumer";
 import type { FastifyInstance } from "fastify";
-import { createAwsClients, type AwsClients } from "./aws-clients.js";
-import { BatchHandler } from "./batch-handler.js";
+import { createAwsClients, type AwsClients } from "./aws/aws-clients.js";
+import { BatchHandler } from "./receive/batch-handler.js";
 import type { Config } from "./config.js";
 import { describeError } from "./errors.js";
-import { HealthState, stuckThresholdMs } from "./health.js";
+import { HealthState, stuckThresholdMs } from "./http/health.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { preflight } from "./preflight.js";
-import { ReceiveGate } from "./receive-gate.js";
-import { S3Writer } from "./s3-writer.js";
-import { createProbeServer, type ProbeServer } from "./server.js";
+import { preflight } from "./aws/preflight.js";
+import { ReceiveGate } from "./receive/receive-gate.js";
+import { S3Writer } from "./sinks/s3-writer.js";
+import { createProbeServer, type ProbeServer } from "./http/server.js";
 
 export interface ServiceOptions {
   config: Config;

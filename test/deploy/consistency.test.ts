@@ -1,9 +1,9 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { IAM_ACTIONS, KMS_ACTIONS, S3_COMMANDS, SQS_COMMANDS } from "../../src/aws-actions.js";
+import { IAM_ACTIONS, KMS_ACTIONS, S3_COMMANDS, SQS_COMMANDS } from "../../src/aws/aws-actions.js";
 import { SERVICE_ENV_VARS, loadConfig } from "../../src/config.js";
-import { DEFAULT_HEALTH_PORT, HEALTH_PATH, METRICS_PATH, READY_PATH } from "../../src/http-contract.js";
+import { DEFAULT_HEALTH_PORT, HEALTH_PATH, METRICS_PATH, READY_PATH } from "../../src/http/http-contract.js";
 import { createMetrics } from "../../src/metrics.js";
 import { CHART, K8S, ROOT, find, helmTemplate, kustomize, type K8sObject } from "./helpers.js";
 

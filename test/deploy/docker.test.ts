@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { validate } from "dockerfile-utils";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { DEFAULT_HEALTH_PORT } from "../../src/http-contract.js";
+import { DEFAULT_HEALTH_PORT } from "../../src/http/http-contract.js";
 import { CHART, ROOT, find, kustomize, K8S } from "./helpers.js";
 
 const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");

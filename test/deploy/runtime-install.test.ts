@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { startFauxqs } from "fauxqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEALTH_PATH, METRICS_PATH, READY_PATH } from "../../src/http-contract.js";
+import { HEALTH_PATH, METRICS_PATH, READY_PATH } from "../../src/http/http-contract.js";
 import { freePort } from "../support/process.js";
 import { ROOT, run, runOk } from "./helpers.js";
 

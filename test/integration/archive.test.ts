@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBackend, startService, waitFor, getJson, metricValue, type Backend, type RunningService } from "../support/harness.js";
-import { buildKey } from "../../src/key.js";
+import { buildKey } from "../../src/archive/key.js";
 
 const BUCKET = "archive-bucket";
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createAwsClients } from "../../src/aws-clients.js";
+import { createAwsClients } from "../../src/aws/aws-clients.js";
 import { loadConfig } from "../../src/config.js";
 
 /**

@@ -1,6 +1,6 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { buildKey } from "../../src/key.js";
+import { buildKey } from "../../src/archive/key.js";
 import { perTest, waitFor, metricValue } from "../support/harness.js";
 
 const BUCKET = "dup-bucket";

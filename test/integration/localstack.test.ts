@@ -1,7 +1,7 @@
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { createAwsClients } from "../../src/aws-clients.js";
+import { createAwsClients } from "../../src/aws/aws-clients.js";
 import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { ArchiverService } from "../../src/service.js";

@@ -4,7 +4,7 @@ import { startFauxqs, type FauxqsServer } from "fauxqs";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient, type MessageAttributeValue } from "@aws-sdk/client-sqs";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { loadConfig, type Config } from "../../src/config.js";
-import { createAwsClients } from "../../src/aws-clients.js";
+import { createAwsClients } from "../../src/aws/aws-clients.js";
 import { createLogger, type Logger } from "../../src/logger.js";
 import { ArchiverService } from "../../src/service.js";
 import { startAwsProxy, type AwsProxy, type ProxyOptions } from "./aws-proxy.js";

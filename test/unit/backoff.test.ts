@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs } from "../../src/backoff.js";
+import { backoffMs } from "../../src/receive/backoff.js";
 
 describe("backoffMs", () => {
   it("is zero without failures", () => expect(backoffMs(0, 100, 1000)).toBe(0));

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Message } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { buildEnvelope, md5Hex, serializeEnvelope, validateMessage } from "../../src/envelope.js";
+import { buildEnvelope, md5Hex, serializeEnvelope, validateMessage } from "../../src/archive/envelope.js";
 import { ChecksumMismatchError, MalformedMessageError } from "../../src/errors.js";
 
 const QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HealthState, stuckThresholdMs } from "../../src/health.js";
+import { HealthState, stuckThresholdMs } from "../../src/http/health.js";
 
 describe("HealthState", () => {
   function make() {

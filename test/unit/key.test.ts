@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildKey, parseKey } from "../../src/key.js";
+import { buildKey, parseKey } from "../../src/archive/key.js";
 import { MalformedMessageError } from "../../src/errors.js";
 
 describe("buildKey", () => {

@@ -1,9 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfig } from "./config.js";
-import { createAwsClients } from "./aws-clients.js";
-import type { Logger } from "./logger.js";
-import { ArchiverService } from "./service.js";
+import { loadConfig } from "../config.js";
+import { createAwsClients } from "../aws/aws-clients.js";
+import type { Logger } from "../logger.js";
+import { ArchiverService } from "../service.js";
 
 export interface LocalOptions {
   /** Folder for the emulator's S3 files (git-ignored `.local-data/` by default). */

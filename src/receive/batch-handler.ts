@@ -4,15 +4,15 @@ import {
   type Message,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { Config } from "./config.js";
-import { buildEnvelope, serializeEnvelope, validateMessage, type ValidMessage } from "./envelope.js";
-import { ArchiveWriteError, ArchiverError, classifyAwsError, describeError } from "./errors.js";
-import type { HealthState } from "./health.js";
-import { buildKey } from "./key.js";
-import type { Logger } from "./logger.js";
-import type { Metrics } from "./metrics.js";
+import type { Config } from "../config.js";
+import { buildEnvelope, serializeEnvelope, validateMessage, type ValidMessage } from "../archive/envelope.js";
+import { ArchiveWriteError, ArchiverError, classifyAwsError, describeError } from "../errors.js";
+import type { HealthState } from "../http/health.js";
+import { buildKey } from "../archive/key.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 import type { ReceiveGate } from "./receive-gate.js";
-import type { S3Writer } from "./s3-writer.js";
+import type { S3Writer } from "../sinks/s3-writer.js";
 
 type Outcome = { ok: true; duplicate: boolean } | { ok: false; reason: string; sinkFatal: boolean };
 

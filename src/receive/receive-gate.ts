@@ -1,10 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { ReceiveMessageCommand, type ReceiveMessageCommandOutput, type SQSClient } from "@aws-sdk/client-sqs";
 import { backoffMs } from "./backoff.js";
-import { classifyAwsError, describeError } from "./errors.js";
-import type { HealthState } from "./health.js";
-import type { Logger } from "./logger.js";
-import type { Metrics } from "./metrics.js";
+import { classifyAwsError, describeError } from "../errors.js";
+import type { HealthState } from "../http/health.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 
 export interface GateOptions {
   pollIntervalMs: number;

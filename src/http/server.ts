@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { HealthSnapshot, HealthState } from "./health.js";
 import { HEALTH_PATH, METRICS_PATH, READY_PATH } from "./http-contract.js";
-import type { Metrics } from "./metrics.js";
+import type { Metrics } from "../metrics.js";
 
 export interface ProbeServerOptions {
   health: HealthState;

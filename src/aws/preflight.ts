@@ -1,7 +1,7 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { Config } from "./config.js";
-import { classifyAwsError, describeError } from "./errors.js";
-import type { Logger } from "./logger.js";
+import type { Config } from "../config.js";
+import { classifyAwsError, describeError } from "../errors.js";
+import type { Logger } from "../logger.js";
 
 export interface QueueInfo {
   visibilityTimeoutSeconds?: number;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Message } from "@aws-sdk/client-sqs";
-import { ChecksumMismatchError, MalformedMessageError } from "./errors.js";
+import { ChecksumMismatchError, MalformedMessageError } from "../errors.js";
 
 export const SCHEMA_VERSION = 1;
 

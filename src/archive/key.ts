@@ -1,4 +1,4 @@
-import { MalformedMessageError } from "./errors.js";
+import { MalformedMessageError } from "../errors.js";
 
 const pad = (n: number) => String(n).padStart(2, "0");
 

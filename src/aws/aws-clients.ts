@@ -4,7 +4,7 @@ import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import { S3Client } from "@aws-sdk/client-s3";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { Config } from "./config.js";
+import type { Config } from "../config.js";
 
 export interface AwsClients {
   readonly sqs: SQSClient;
@@ -49,7 +49,7 @@ export function createAwsClients(config: Config, credentials?: SQSClientConfig["
     requestHandler: handler(sqsSockets, (config.waitTimeSeconds + 10) * 1000),
   });
   const s3 = new S3Client({
-    region: config.region,
+    region: config.s3Region,
     credentials: provider,
     ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
     forcePathStyle: config.s3ForcePathStyle,

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { PutObjectCommand, type S3Client, type PutObjectCommandInput } from "@aws-sdk/client-s3";
-import { ArchiveWriteError, classifyAwsError, isRetryableReason, isSinkFatalReason } from "./errors.js";
-import type { Config } from "./config.js";
+import { ArchiveWriteError, classifyAwsError, isRetryableReason, isSinkFatalReason } from "../errors.js";
+import type { Config } from "../config.js";
 
 export type WriteResult =
   | { outcome: "archived"; bytes: number; attempts: number }
