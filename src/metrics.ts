@@ -23,6 +23,16 @@ export interface Metrics {
   readonly s3Retries: Counter;
   readonly pollBackoffs: Counter<"reason">;
   readonly ready: Gauge;
+  readonly redeliveries: Counter;
+  readonly archivedNotDeleted: Counter;
+  readonly inflightBytes: Gauge;
+  readonly inflightBytesLimit: Gauge;
+  readonly batchesWritten: Counter<"outcome">;
+  readonly batchMessages: Histogram;
+  readonly batchBytes: Histogram;
+  readonly batchFlushes: Counter<"reason">;
+  readonly messagesBuffered: Gauge;
+  readonly bufferedBytes: Gauge;
   readonly buildInfo: Gauge<"version" | "node_version">;
 }
 
@@ -90,6 +100,44 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
       registers,
     }),
     ready: new Gauge({ name: `${p}ready`, help: "1 when the readiness probe passes", registers }),
+    redeliveries: new Counter({
+      name: `${p}redeliveries_total`,
+      help: "Messages received with ApproximateReceiveCount > 1 (in ndjson mode each may be a second line in another object)",
+      registers,
+    }),
+    archivedNotDeleted: new Counter({
+      name: `${p}archived_not_deleted_total`,
+      help: "Messages durably archived whose delete failed: they redeliver (a 412 in message mode, a possible duplicate line in ndjson mode)",
+      registers,
+    }),
+    inflightBytes: new Gauge({ name: `${p}inflight_bytes`, help: "Message body bytes held in memory (received, not yet deleted or released)", registers }),
+    inflightBytesLimit: new Gauge({ name: `${p}inflight_bytes_limit`, help: "MAX_INFLIGHT_BYTES: receives wait while inflight_bytes is at this budget", registers }),
+    batchesWritten: new Counter({
+      name: `${p}batches_written_total`,
+      help: "ndjson objects made durable, by outcome (written, already_stored: 412 for an identical batch)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    batchMessages: new Histogram({
+      name: `${p}batch_messages`,
+      help: "Messages per ndjson object",
+      buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 100000],
+      registers,
+    }),
+    batchBytes: new Histogram({
+      name: `${p}batch_bytes`,
+      help: "Compressed bytes per ndjson object",
+      buckets: [1024, 16384, 131072, 1048576, 4194304, 16777216, 67108864, 268435456],
+      registers,
+    }),
+    batchFlushes: new Counter({
+      name: `${p}batch_flushes_total`,
+      help: "ndjson batches closed, by reason (count, bytes, age, hour, shutdown)",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    messagesBuffered: new Gauge({ name: `${p}messages_buffered`, help: "Messages in open or flushing ndjson batches", registers }),
+    bufferedBytes: new Gauge({ name: `${p}buffered_bytes`, help: "Compressed bytes in open or flushing ndjson batches", registers }),
     buildInfo: new Gauge({
       name: `${p}build_info`,
       help: "Build information; always 1",
@@ -99,5 +147,7 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
   };
   m.buildInfo.set({ version, node_version: nodeVersion }, 1);
   for (const result of ["messages", "empty", "error"]) m.receiveRequests.inc({ result }, 0);
+  for (const outcome of ["written", "already_stored"]) m.batchesWritten.inc({ outcome }, 0);
+  for (const reason of ["count", "bytes", "age", "hour", "shutdown"]) m.batchFlushes.inc({ reason }, 0);
   return m;
 }
