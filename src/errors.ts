@@ -33,8 +33,8 @@ export class ChecksumMismatchError extends ArchiverError {
 
 /** A message SQS returned without the fields every archive needs (MessageId, Body, ReceiptHandle). */
 export class MalformedMessageError extends ArchiverError {
-  constructor(detail: string) {
-    super("MESSAGE_MALFORMED", `malformed SQS message: ${detail}`);
+  constructor(detail: string, code: "MESSAGE_MALFORMED" | "SENT_TIMESTAMP_INVALID" = "MESSAGE_MALFORMED") {
+    super(code, `malformed SQS message: ${detail}`);
   }
 }
 

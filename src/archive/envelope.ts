@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Message } from "@aws-sdk/client-sqs";
 import { ChecksumMismatchError, MalformedMessageError } from "../errors.js";
+import { isValidSentTimestamp } from "./format.js";
 
 export const SCHEMA_VERSION = 1;
 
@@ -49,8 +50,15 @@ export function validateMessage(message: Message): ValidMessage {
   if (!MessageId) throw new MalformedMessageError("missing MessageId");
   if (!ReceiptHandle) throw new MalformedMessageError(`message ${MessageId} has no ReceiptHandle`);
   if (typeof Body !== "string") throw new MalformedMessageError(`message ${MessageId} has no Body`);
-  const sent = Number(message.Attributes?.SentTimestamp);
-  if (!Number.isFinite(sent)) throw new MalformedMessageError(`message ${MessageId} has no SentTimestamp attribute`);
+  const rawSent = message.Attributes?.SentTimestamp;
+  // Number("") is 0 and Number("1e3") is 1000: only plain digits are a timestamp SQS could have written.
+  const sent = typeof rawSent === "string" && /^\d{1,16}$/.test(rawSent) ? Number(rawSent) : Number.NaN;
+  if (!isValidSentTimestamp(sent)) {
+    throw new MalformedMessageError(
+      `message ${MessageId} has SentTimestamp ${JSON.stringify(String(rawSent ?? "(none)").slice(0, 40))}, not a time SQS could have sent it`,
+      "SENT_TIMESTAMP_INVALID",
+    );
+  }
   const actual = md5Hex(Body);
   if (MD5OfBody !== undefined && MD5OfBody.toLowerCase() !== actual) {
     throw new ChecksumMismatchError(MessageId, MD5OfBody, actual);

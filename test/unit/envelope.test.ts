@@ -42,7 +42,7 @@ describe("envelope", () => {
 
   it("keeps FIFO attributes", () => {
     const { env } = roundTrip(
-      message("x", { Attributes: { SentTimestamp: "1", MessageGroupId: "g", MessageDeduplicationId: "d", SequenceNumber: "18849496460467696128" } }),
+      message("x", { Attributes: { SentTimestamp: "1700000000001", MessageGroupId: "g", MessageDeduplicationId: "d", SequenceNumber: "18849496460467696128" } }),
     );
     expect(env.attributes).toMatchObject({ MessageGroupId: "g", MessageDeduplicationId: "d", SequenceNumber: "18849496460467696128" });
   });

@@ -21,14 +21,21 @@ describe("buildKey", () => {
   });
 
   it("allows an empty prefix and one without a trailing slash", () => {
-    expect(buildKey("", id, 0)).toBe(`1970/01/01/00/${id}.json`);
-    expect(buildKey("raw-", id, 0)).toBe(`raw-1970/01/01/00/${id}.json`);
+    const t = Date.UTC(2024, 6, 1);
+    expect(buildKey("", id, t)).toBe(`2024/07/01/00/${id}.json`);
+    expect(buildKey("raw-", id, t)).toBe(`raw-2024/07/01/00/${id}.json`);
   });
 
   it("rejects missing timestamps and ids that are not SQS message ids", () => {
     expect(() => buildKey("p/", id, Number.NaN)).toThrow(MalformedMessageError);
-    expect(() => buildKey("p/", "../../etc/passwd", 0)).toThrow(MalformedMessageError);
-    expect(() => buildKey("p/", "", 0)).toThrow(MalformedMessageError);
+    expect(() => buildKey("p/", "../../etc/passwd", Date.UTC(2024, 0))).toThrow(MalformedMessageError);
+    expect(() => buildKey("p/", "", Date.UTC(2024, 0))).toThrow(MalformedMessageError);
+  });
+
+  it("rejects timestamps no SQS message can carry (0 from an empty attribute, past year 9999) with a stable code", () => {
+    for (const bad of [0, -1, 1.5, 9_000_000_000_000_000, Date.UTC(2005, 11, 31)]) {
+      expect(() => buildKey("p/", id, bad)).toThrow(expect.objectContaining({ code: "SENT_TIMESTAMP_INVALID" }));
+    }
   });
 
   it("round-trips through parseKey", () => {
