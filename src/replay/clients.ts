@@ -1,0 +1,61 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+
+export interface ReplayAwsSettings {
+  region: string;
+  s3Region: string;
+  sqsEndpoint: string | undefined;
+  s3Endpoint: string | undefined;
+  s3ForcePathStyle: boolean;
+  /** Requests in flight per client. */
+  sockets: number;
+}
+
+function handler(maxSockets: number): NodeHttpHandler {
+  const opts = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: "lifo" as const };
+  return new NodeHttpHandler({
+    httpAgent: new HttpAgent(opts),
+    httpsAgent: new HttpsAgent(opts),
+    connectionTimeout: 5_000,
+    requestTimeout: 60_000,
+    throwOnRequestTimeout: true,
+  });
+}
+
+/**
+ * The replay's own clients. As in the service, the SQS endpoint is given explicitly (with useQueueUrlAsEndpoint
+ * off) whenever one is configured, because the SDK otherwise sends to the host named in the queue URL.
+ */
+export function createReplayClients(s: ReplayAwsSettings): { s3: S3Client; sqs: SQSClient; destroy(): void } {
+  const credentials = fromNodeProviderChain();
+  const sqs = new SQSClient({
+    region: s.region,
+    credentials,
+    ...(s.sqsEndpoint ? { endpoint: s.sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
+    maxAttempts: 3,
+    retryMode: "standard",
+    requestHandler: handler(s.sockets),
+  });
+  const s3 = new S3Client({
+    region: s.s3Region,
+    credentials,
+    ...(s.s3Endpoint ? { endpoint: s.s3Endpoint } : {}),
+    forcePathStyle: s.s3ForcePathStyle,
+    followRegionRedirects: true,
+    maxAttempts: 4,
+    retryMode: "standard",
+    requestHandler: handler(s.sockets),
+  });
+  return {
+    s3,
+    sqs,
+    destroy() {
+      s3.destroy();
+      sqs.destroy();
+    },
+  };
+}

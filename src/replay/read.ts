@@ -1,0 +1,138 @@
+import type { Readable } from "node:stream";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import type { Envelope } from "../archive/envelope.js";
+import { createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "../archive/format.js";
+import { BadContentError, parseEnvelope } from "./message.js";
+
+/** Listing and streaming reads of archive objects, both layouts. S3 commands used: ListObjectsV2, GetObject. */
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  parsed: ParsedArchiveKey;
+}
+
+export interface ReadCounters {
+  listRequests: number;
+  getRequests: number;
+  bytesRead: number;
+}
+
+/** Lists only the hour prefixes covering [sinceMs, untilMs), oldest hour first; non-archive keys are ignored. */
+export async function listWindow(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  sinceMs: number,
+  untilMs: number,
+  counters: ReadCounters,
+  signal?: AbortSignal,
+): Promise<{ objects: ListedObject[]; ignored: number }> {
+  const objects: ListedObject[] = [];
+  let ignored = 0;
+  for (const hp of hourPrefixes(prefix, sinceMs, untilMs)) {
+    let token: string | undefined;
+    do {
+      signal?.throwIfAborted();
+      counters.listRequests++;
+      const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: hp, ContinuationToken: token }), { abortSignal: signal });
+      for (const o of out.Contents ?? []) {
+        const parsed = o.Key ? parseArchiveKey(prefix, o.Key) : null;
+        if (!parsed || !o.Key) {
+          ignored++;
+          continue;
+        }
+        objects.push({ key: o.Key, size: o.Size ?? 0, parsed });
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  }
+  return { objects, ignored };
+}
+
+export interface ReadCallbacks {
+  /** Awaited before the next line is read (backpressure). */
+  envelope(env: Envelope, line: number, lineBytes: number): void | Promise<void>;
+  bad(line: number, err: BadContentError): void;
+  /** Checked between lines: true stops reading this object. */
+  stopped(): boolean;
+}
+
+/** Splits a byte stream on "\n" (an envelope never holds a raw newline: JSON escapes it), keeping bytes until a line ends. */
+export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+  let rest: Buffer | undefined;
+  for await (const raw of stream) {
+    let chunk = typeof raw === "string" ? Buffer.from(raw) : raw;
+    if (rest) {
+      chunk = Buffer.concat([rest, chunk]);
+      rest = undefined;
+    }
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      yield chunk.subarray(start, nl);
+      start = nl + 1;
+    }
+    if (start < chunk.length) rest = chunk.subarray(start);
+  }
+  if (rest && rest.length > 0) yield rest;
+}
+
+/**
+ * Streams one object: a message-layout object is one envelope (line 1); an NDJSON object is decompressed as it
+ * arrives (codec from the key) and read a line at a time. Bad lines and a broken stream (a truncated gzip) are
+ * reported through `bad` with the line number; lines before the break are still delivered.
+ */
+export async function readObject(s3: S3Client, bucket: string, obj: ListedObject, counters: ReadCounters, cb: ReadCallbacks, signal?: AbortSignal): Promise<void> {
+  counters.getRequests++;
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: obj.key }), { abortSignal: signal });
+  counters.bytesRead += out.ContentLength ?? 0;
+  const body = out.Body as Readable | undefined;
+  if (!body) throw new BadContentError("READ_FAILED", "GetObject returned no body");
+  if (obj.parsed.layout === "message") {
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8").trim();
+    let env: Envelope;
+    try {
+      env = parseEnvelope(text);
+    } catch (err) {
+      if (err instanceof BadContentError) return cb.bad(1, err);
+      throw err;
+    }
+    await cb.envelope(env, 1, Buffer.byteLength(text));
+    return;
+  }
+  const decompressor = createDecompressor(obj.parsed.compression);
+  let stream: Readable = body;
+  if (decompressor) {
+    body.on("error", (err) => decompressor.destroy(err));
+    stream = body.pipe(decompressor);
+  }
+  let n = 0;
+  try {
+    for await (const line of lines(stream)) {
+      n++;
+      if (cb.stopped()) break;
+      if (line.length === 0 || (line.length === 1 && line[0] === 13)) continue;
+      let env: Envelope;
+      try {
+        env = parseEnvelope(line.toString("utf8"));
+      } catch (err) {
+        if (err instanceof BadContentError) {
+          cb.bad(n, err);
+          continue;
+        }
+        throw err;
+      }
+      await cb.envelope(env, n, line.length);
+    }
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    cb.bad(n + 1, new BadContentError("READ_FAILED", `${obj.parsed.compression === "none" ? "read" : obj.parsed.compression} stream failed after line ${n}: ${(err as Error).message}`));
+  } finally {
+    stream.destroy();
+    body.destroy();
+  }
+}
