@@ -97,8 +97,24 @@ export function athenaDdl(o: AthenaOptions): string {
   ].join("\n");
 }
 
+/** JSON keys of the message attribute struct (the SerDe matches them case-insensitively; DuckDB does not). */
+export const STRUCT_FIELD_JSON: Readonly<Record<string, string>> = { datatype: "DataType", stringvalue: "StringValue", binaryvalue: "BinaryValue" };
+
+/**
+ * The same columns for DuckDB's `read_ndjson(..., columns = {...})`, keyed by the envelope's JSON names (DuckDB
+ * matches JSON keys case-sensitively; its SQL identifiers are case-insensitive, so queries stay the same).
+ */
+export function duckDbColumns(columns: ReadonlyArray<{ name: string; hive: string }> = ARCHIVE_COLUMNS): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const c of columns) {
+    const json = ARCHIVE_COLUMNS.find((a) => a.name === c.name)?.json ?? c.name;
+    out[json] = hiveTypeToDuckDb(c.hive, STRUCT_FIELD_JSON);
+  }
+  return out;
+}
+
 /** Hive column type -> DuckDB type, so tests (and docs/query.md) run the same schema on DuckDB's read_ndjson. */
-export function hiveTypeToDuckDb(hive: string): string {
+export function hiveTypeToDuckDb(hive: string, fieldNames: Readonly<Record<string, string>> = {}): string {
   const t = hive.trim();
   const m = /^(map|struct|array)<(.*)>$/i.exec(t);
   if (!m) {
@@ -109,12 +125,13 @@ export function hiveTypeToDuckDb(hive: string): string {
   }
   const kind = (m[1] as string).toLowerCase();
   const parts = splitTopLevel(m[2] as string);
-  if (kind === "map") return `MAP(${hiveTypeToDuckDb(parts[0] as string)}, ${hiveTypeToDuckDb(parts[1] as string)})`;
-  if (kind === "array") return `${hiveTypeToDuckDb(parts[0] as string)}[]`;
+  if (kind === "map") return `MAP(${hiveTypeToDuckDb(parts[0] as string, fieldNames)}, ${hiveTypeToDuckDb(parts[1] as string, fieldNames)})`;
+  if (kind === "array") return `${hiveTypeToDuckDb(parts[0] as string, fieldNames)}[]`;
   return `STRUCT(${parts
     .map((p) => {
       const i = p.indexOf(":");
-      return `"${p.slice(0, i).trim()}" ${hiveTypeToDuckDb(p.slice(i + 1))}`;
+      const name = p.slice(0, i).trim();
+      return `"${fieldNames[name] ?? name}" ${hiveTypeToDuckDb(p.slice(i + 1), fieldNames)}`;
     })
     .join(", ")})`;
 }

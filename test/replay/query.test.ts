@@ -1,0 +1,142 @@
+/**
+ * The Athena DDL checked on DuckDB: the column schema parsed from the printed CREATE EXTERNAL TABLE reads real
+ * archive objects (written by the service, and NDJSON objects as the batched writer lays them out), and the printed
+ * dedupe view runs unchanged and keeps one row per messageId.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Envelope } from "../../src/archive/envelope.js";
+import { hourPath } from "../../src/archive/format.js";
+import { ARCHIVE_COLUMNS, athenaDdl, duckDbColumns } from "../../src/replay/athena.js";
+import { startBackend, waitFor, type Backend } from "../support/harness.js";
+import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
+import { putNdjson, runCli } from "./helpers.js";
+
+const BUCKET = "query-archive";
+
+/** Column names and types from the DDL text itself. */
+function ddlColumns(ddl: string): Array<{ name: string; hive: string }> {
+  const body = /CREATE EXTERNAL TABLE[^(]*\(\n([\s\S]*?)\n\)\nPARTITIONED BY/.exec(ddl)?.[1] ?? "";
+  return body.split("\n").map((line) => {
+    const m = /^\s*`([a-z0-9_]+)`\s+(.+?),?$/.exec(line);
+    if (!m) throw new Error(`unparsed column line ${line}`);
+    return { name: m[1] as string, hive: m[2] as string };
+  });
+}
+
+function viewStatement(ddl: string): string {
+  const m = /CREATE OR REPLACE VIEW[\s\S]*?;/.exec(ddl);
+  if (!m) throw new Error("no view");
+  return m[0].replace(/`/g, '"');
+}
+
+describe("Athena DDL on DuckDB over real archive objects, both layouts", () => {
+  let backend: Backend;
+  let svc: ChildService | undefined;
+  let db: DuckDBInstance;
+  let con: DuckDBConnection;
+  const dir = mkdtempSync(join(tmpdir(), "archive-query-"));
+  const sent: Array<{ id: string; body: string; attrs: Record<string, MessageAttributeValue> }> = [];
+  const envelopes: Envelope[] = [];
+
+  beforeAll(async () => {
+    assertBuilt();
+    backend = await startBackend();
+    backend.createBucket(BUCKET);
+    const q = await backend.createQueue("query-src");
+    svc = spawnService(serviceEnv(backend, { SQS_QUEUE_URL: q, S3_BUCKET_NAME: BUCKET, S3_PREFIX: "msg/", CONCURRENCY: "1", LOG_LEVEL: "warn" }));
+    for (let i = 0; i < 6; i++) {
+      const attrs: Record<string, MessageAttributeValue> = {
+        tenant: { DataType: "String", StringValue: i % 2 ? "acme" : "other" },
+        blob: { DataType: "Binary", BinaryValue: new Uint8Array([i, 0, 255]) },
+      };
+      const body = i === 0 ? '{"not json' : `{"order":${i},"note":"tab\\there ü"}`;
+      sent.push({ id: await backend.send(q, body, attrs), body, attrs });
+    }
+    await waitFor(async () => (await backend.listKeys(BUCKET, "msg/")).length === sent.length, 30_000);
+    svc.child.kill("SIGTERM");
+    await svc.exited;
+    for (const key of await backend.listKeys(BUCKET, "msg/")) envelopes.push(JSON.parse(await backend.getText(BUCKET, key)) as Envelope);
+    envelopes.sort((a, b) => Number(a.attributes.SentTimestamp) - Number(b.attributes.SentTimestamp));
+    // Batched layout: two objects sharing one message (a delete that failed after a durable write).
+    await putNdjson(backend, BUCKET, "nd/", envelopes.slice(0, 4), "gzip");
+    await putNdjson(backend, BUCKET, "nd/", envelopes.slice(3), "zstd");
+    for (const key of await backend.listKeys(BUCKET)) {
+      const out = await backend.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      const file = join(dir, key);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, await out.Body?.transformToByteArray() as Uint8Array);
+    }
+    db = await DuckDBInstance.create(":memory:");
+    con = await db.connect();
+  }, 90_000);
+
+  afterAll(async () => {
+    await ensureDead(svc);
+    con?.closeSync();
+    await backend?.close();
+  });
+
+  // DuckDB binds identifiers case-insensitively but reports the source's spelling (messageId): compare lower-cased.
+  const rows = async (sql: string) =>
+    ((await con.runAndReadAll(sql)).getRowObjectsJson() as Array<Record<string, any>>).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v])));
+
+  it.each([
+    ["message", "msg/", ["**/*.json"], 6],
+    ["ndjson", "nd/", ["**/*.ndjson.gz", "**/*.ndjson.zst"], 7],
+  ] as const)("%s layout: the DDL's columns read every line; the view keeps one row per messageId", async (format, prefix, globs, lines) => {
+    const table = `archive_${format}`;
+    const ddl = athenaDdl({ bucket: BUCKET, prefix, format, table, rangeStart: "2006/01/01/00" });
+    const cols = ddlColumns(ddl);
+    expect(cols).toEqual(ARCHIVE_COLUMNS.map((c) => ({ name: c.name, hive: c.hive })));
+    expect(ddl).toMatch(/'projection\.datehour\.type' = 'date'/);
+    expect(ddl).toMatch(/'projection\.datehour\.format' = 'yyyy\/MM\/dd\/HH'/);
+    expect(ddl).toMatch(/'projection\.datehour\.interval\.unit' = 'HOURS'/);
+    expect(ddl).toContain(`'storage.location.template' = 's3://${BUCKET}/${prefix}\${datehour}/'`);
+    expect(ddl).toContain("org.openx.data.jsonserde.JsonSerDe");
+    const files = globs.map((g) => `'${join(dir, prefix, g)}'`).join(", ");
+    const columns = Object.entries(duckDbColumns(cols)).map(([k, v]) => `'${k}': '${v.replace(/'/g, "''")}'`).join(", ");
+    await con.run(
+      `CREATE OR REPLACE VIEW ${table} AS SELECT * EXCLUDE (filename), regexp_extract(filename, '(\\d{4}/\\d{2}/\\d{2}/\\d{2})/[^/]*$', 1) AS datehour
+       FROM read_ndjson([${files}], columns = {${columns}}, filename = true)`,
+    );
+    const all = await rows(`SELECT * FROM ${table}`);
+    expect(all).toHaveLength(lines);
+    await con.run(viewStatement(ddl));
+    const dedup = await rows(`SELECT * FROM ${table}_dedup ORDER BY sentat`);
+    expect(dedup).toHaveLength(sent.length);
+    expect(Object.keys(dedup[0] ?? {})).toEqual([...ARCHIVE_COLUMNS.map((c) => c.name), "datehour"]);
+    for (const s of sent) {
+      const r = dedup.find((x) => x.messageid === s.id) as Record<string, any>;
+      expect(r.body).toBe(s.body);
+      expect(r.schemaversion).toBe(1);
+      expect(r.datehour).toBe(hourPath(Date.parse(r.sentat)));
+    }
+    // Nested fields are queried with the DDL's lower-case names, as in Athena.
+    const q = await rows(
+      `SELECT messageid, messageattributes['blob'].binaryvalue AS blob, messageattributes['tenant'].stringvalue AS tenant, attributes['SentTimestamp'] AS ts
+       FROM ${table}_dedup WHERE messageattributes['tenant'].stringvalue = 'acme' AND datehour >= '2006/01/01/00'`,
+    );
+    expect(q.map((r) => r.messageid).sort()).toEqual(sent.filter((s) => s.attrs.tenant?.StringValue === "acme").map((s) => s.id).sort());
+    for (const r of q) {
+      const s = sent.find((x) => x.id === r.messageid);
+      expect(Buffer.from(r.blob, "base64")).toEqual(Buffer.from(s?.attrs.blob?.BinaryValue as Uint8Array));
+      expect(Number(r.ts)).toBeGreaterThan(0);
+    }
+  });
+
+  it("`sqs-archiver athena-ddl` prints the DDL; bad flags exit 2", async () => {
+    const r = await runCli(["athena-ddl", "--bucket", BUCKET, "--prefix", "nd/", "--format", "ndjson", "--table", "orders_archive"], { PATH: process.env.PATH });
+    expect(r.code).toBe(0);
+    const out = r.stdout.join("\n");
+    expect(out).toContain("CREATE EXTERNAL TABLE IF NOT EXISTS `orders_archive`");
+    expect(out).toContain("CREATE OR REPLACE VIEW `orders_archive_dedup`");
+    expect((await runCli(["athena-ddl", "--bucket", BUCKET, "--format", "parquet"], { PATH: process.env.PATH })).code).toBe(2);
+    expect((await runCli(["athena-ddl"], { PATH: process.env.PATH })).code).toBe(78);
+  });
+});
