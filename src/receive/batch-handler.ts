@@ -270,7 +270,7 @@ export class BatchHandler {
       case "failed":
         metrics.failures.inc({ stage: "archive", reason: outcome.reason });
         log.warn(
-          { event: "archive_failed", messageId, key: outcome.key, reason: outcome.reason },
+          { event: "archive_failed", messageId, key: outcome.key, reason: outcome.reason, err: outcome.error },
           outcome.aborted ? "archive write cut by the shutdown deadline; message released" : "archive write failed; message left for redelivery",
         );
         break;

@@ -186,11 +186,9 @@ export class BatchSink implements ArchiveSink {
       const classified = err instanceof ArchiveWriteError ? err.code : classifyAwsError(err);
       const why = aborted ? "aborted" : classified === "aborted" ? "timeout" : classified;
       const sinkFatal = !aborted && err instanceof ArchiveWriteError ? err.sinkFatal : false;
-      log.warn(
-        { event: "batch_failed", key, messages: count, reason: why, err: describeError((err as { cause?: unknown }).cause ?? err) },
-        "batch write failed; its messages are left for redelivery",
-      );
-      outcome = { status: "failed", reason: why, sinkFatal, aborted, ...(key ? { key } : {}) };
+      const error = describeError((err as { cause?: unknown }).cause ?? err);
+      log.warn({ event: "batch_failed", key, messages: count, reason: why, err: error }, "batch write failed; its messages are left for redelivery");
+      outcome = { status: "failed", reason: why, sinkFatal, aborted, error, ...(key ? { key } : {}) };
     }
     this.d.releaseBytes(b.charged);
     this.setBufferedBytes(-b.charged);

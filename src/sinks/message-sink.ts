@@ -35,7 +35,7 @@ export class MessageSink implements ArchiveSink {
   }
 
   async submit({ valid, json }: SinkItem): Promise<SinkOutcome> {
-    const { config, metrics, log, writer } = this.d;
+    const { config, metrics, writer } = this.d;
     let key: string;
     try {
       key = buildKey(config.prefix, valid.messageId, valid.sentTimestampMs);
@@ -63,8 +63,7 @@ export class MessageSink implements ArchiveSink {
         const attempts = (err.cause as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1;
         if (attempts > 1) metrics.s3Retries.inc(attempts - 1);
       }
-      log.debug({ event: "put_failed", messageId: valid.messageId, key, reason, err: describeError((err as { cause?: unknown }).cause ?? err) }, "PutObject failed");
-      return { status: "failed", reason, sinkFatal, aborted, key };
+      return { status: "failed", reason, sinkFatal, aborted, key, error: describeError((err as { cause?: unknown }).cause ?? err) };
     } finally {
       this.inFlight--;
     }
