@@ -31,6 +31,11 @@ export type ArchiveCompression = (typeof ARCHIVE_COMPRESSIONS)[number];
 /** PutObject attempts per write (SDK standard retry mode); the write budget below is derived from it. */
 export const S3_MAX_ATTEMPTS = 4;
 
+/** Bound on one SQS call made while acknowledging (delete, visibility), all SDK attempts included. */
+export const SQS_HANDLER_CALL_TIMEOUT_MS = 15_000;
+/** DeleteMessageBatch tries per chunk (the second only for entries SQS failed on its side). */
+export const SQS_DELETE_TRIES = 2;
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

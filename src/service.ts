@@ -11,6 +11,10 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { preflight } from "./aws/preflight.js";
 import { ReceiveGate } from "./receive/receive-gate.js";
 import { S3Writer } from "./sinks/s3-writer.js";
+import { Backpressure } from "./receive/backpressure.js";
+import { BatchSink } from "./sinks/batch-sink.js";
+import { MessageSink } from "./sinks/message-sink.js";
+import type { ArchiveSink } from "./sinks/sink.js";
 import { createProbeServer, type ProbeServer } from "./http/server.js";
 
 export interface ServiceOptions {
@@ -30,6 +34,16 @@ export interface StopResult {
   elapsedMs: number;
 }
 
+function ndjsonSettings(config: Config): Record<string, unknown> | undefined {
+  if (config.archiveFormat !== "ndjson") return undefined;
+  return {
+    archiveCompression: config.archiveCompression,
+    batchMaxMessages: config.batchMaxMessages,
+    batchMaxBytes: config.batchMaxBytes,
+    batchMaxSeconds: config.batchMaxSeconds,
+  };
+}
+
 // Shutdown waits must never be what keeps the process alive.
 const sleep = (ms: number) => delay(ms, undefined, { ref: false });
 
@@ -43,6 +57,10 @@ export class ArchiverService {
   private readonly clients: AwsClients;
   private readonly gate: ReceiveGate;
   private readonly handler: BatchHandler;
+  private readonly sink: ArchiveSink;
+  private readonly backpressure: Backpressure;
+  /** Aborted at the shutdown deadline: S3 writes still running are cut and their messages released. */
+  private readonly writes = new AbortController();
   private readonly consumers: Consumer[] = [];
   private readonly probes: ProbeServer;
   private readonly server: FastifyInstance;
@@ -54,6 +72,24 @@ export class ArchiverService {
     this.metrics = createMetrics(o.version, o.nodeVersion);
     this.health = new HealthState({ loops: config.concurrency, stuckAfterMs: stuckThresholdMs(config) });
     this.clients = o.clients ?? createAwsClients(config);
+    const ndjson = config.archiveFormat === "ndjson";
+    this.backpressure = new Backpressure({
+      maxBytes: config.maxInflightBytes,
+      // One batch being written while the next fills; message mode is bounded by the loops waiting on their batches.
+      maxMessages: ndjson ? 2 * config.batchMaxMessages : Number.POSITIVE_INFINITY,
+      messagesPerPoll: config.maxMessagesPerPoll,
+      onChange: ({ bytes }) => this.metrics.inflightBytes.set(bytes),
+    });
+    this.metrics.inflightBytesLimit.set(config.maxInflightBytes);
+    const writer = new S3Writer(this.clients.s3, config);
+    const sinkDeps = { config, writer, metrics: this.metrics, log, signal: this.writes.signal };
+    this.sink = ndjson
+      ? new BatchSink({
+          ...sinkDeps,
+          holdBytes: (n) => this.backpressure.holdBytes(n),
+          releaseBytes: (n) => this.backpressure.releaseBytes(n),
+        })
+      : new MessageSink(sinkDeps);
     this.gate = new ReceiveGate(
       this.clients.sqs,
       {
@@ -62,6 +98,7 @@ export class ArchiverService {
         receiveBackoffMaxMs: 20_000,
         sinkBackoffBaseMs: 500,
         sinkBackoffMaxMs: 30_000,
+        admission: this.backpressure,
       },
       this.metrics,
       this.health,
@@ -70,7 +107,8 @@ export class ArchiverService {
     this.handler = new BatchHandler({
       config,
       sqs: this.clients.sqs,
-      writer: new S3Writer(this.clients.s3, config),
+      sink: this.sink,
+      backpressure: this.backpressure,
       metrics: this.metrics,
       health: this.health,
       gate: this.gate,
@@ -133,6 +171,11 @@ export class ArchiverService {
         bucket: config.bucket,
         prefix: config.prefix,
         region: config.region,
+        s3Region: config.s3Region,
+        archiveFormat: config.archiveFormat,
+        ...(ndjsonSettings(config) ?? {}),
+        maxInflightBytes: config.maxInflightBytes,
+        visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
         concurrency: config.concurrency,
         healthPort: this.port,
         version: this.o.version,
@@ -145,11 +188,12 @@ export class ArchiverService {
   }
 
   /**
-   * Graceful stop within SHUTDOWN_TIMEOUT_SECONDS: readiness fails at once; no new receives; open long polls are
-   * allowed to return (aborting one client-side does not cancel it in SQS, whose messages would then stay invisible)
-   * and whatever they bring is released unstarted; in-flight archives finish and are deleted. Long polls still open
-   * shortly before the deadline are aborted; at the deadline remaining work is aborted (those messages redeliver and
-   * write-once turns them into duplicates, never into overwrites).
+   * Graceful stop within SHUTDOWN_TIMEOUT_SECONDS: readiness fails at once; no new receives; open ndjson batches are
+   * closed and written; open long polls are allowed to return (aborting one client-side does not cancel it in SQS,
+   * whose messages would then stay invisible) and whatever they bring is released unstarted; in-flight archives finish
+   * and are deleted. Long polls still open near the deadline are aborted. At the work deadline, S3 writes still
+   * running are aborted and their messages released (visibility 0); deletes of messages already archived are never
+   * aborted, only bounded so the process still exits by the deadline.
    */
   stop(): Promise<StopResult> {
     this.stopping ??= this.doStop();
@@ -160,9 +204,10 @@ export class ArchiverService {
     const { config, log } = this.o;
     const started = Date.now();
     const budgetMs = config.shutdownTimeoutSeconds * 1000;
-    const deadline = started + budgetMs - Math.min(1000, budgetMs * 0.1);
-    const receiveDeadline = started + Math.max(0, budgetMs - Math.min(5000, budgetMs * 0.25));
-    log.info({ event: "shutdown_started", timeoutSeconds: config.shutdownTimeoutSeconds }, "shutting down");
+    const end = started + budgetMs;
+    const receiveDeadline = end - Math.min(5000, budgetMs * 0.25);
+    const workDeadline = end - Math.min(3000, budgetMs * 0.15);
+    log.info({ event: "shutdown_started", timeoutSeconds: config.shutdownTimeoutSeconds, buffered: this.sink.pending }, "shutting down");
 
     this.health.beginShutdown();
     this.probes.refresh();
@@ -170,21 +215,25 @@ export class ArchiverService {
     this.handler.beginShutdown();
     this.gate.stop();
     for (const c of this.consumers) c.stop();
+    this.sink.flushAll("shutdown");
 
-    const allIdle = async () => {
+    const idle = (async () => {
       while (this.consumers.some((c) => c.status.isPolling) || this.handler.activeBatches > 0) await sleep(25);
-    };
-    const idle = allIdle().then(() => true);
-    let clean = await Promise.race([idle, sleep(Math.max(0, receiveDeadline - Date.now())).then(() => false)]);
+    })().then(() => true);
+    const until = (t: number) => sleep(Math.max(0, t - Date.now())).then(() => false);
+    let clean = await Promise.race([idle, until(receiveDeadline)]);
     if (!clean) {
       log.warn({ event: "shutdown_abort_receives" }, "aborting long polls still open near the shutdown deadline");
       this.gate.abortReceives();
-      clean = await Promise.race([idle, sleep(Math.max(0, deadline - Date.now())).then(() => false)]);
+      clean = await Promise.race([idle, until(workDeadline)]);
       if (!clean) {
-        log.error({ event: "shutdown_deadline", activeBatches: this.handler.activeBatches }, "shutdown deadline reached; aborting in-flight work (it will redeliver)");
-        this.handler.abortWork();
-        for (const c of this.consumers) c.stop({ abort: true });
-        await Promise.race([idle, sleep(500)]);
+        log.error(
+          { event: "shutdown_deadline", activeBatches: this.handler.activeBatches, inFlight: this.handler.messagesInFlight },
+          "shutdown deadline reached; aborting S3 writes still running (their messages are released); archived messages are still deleted",
+        );
+        this.writes.abort(new Error("shutdown deadline"));
+        this.handler.abortWork(end);
+        await Promise.race([idle, until(end + 250)]);
       }
     }
     this.health.setRunning(false);

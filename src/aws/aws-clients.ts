@@ -33,8 +33,9 @@ function handler(maxSockets: number, requestTimeoutMs: number): NodeHttpHandler 
  */
 export function createAwsClients(config: Config, credentials?: SQSClientConfig["credentials"]): AwsClients {
   const provider = credentials ?? fromNodeProviderChain();
-  // Per loop: one long poll plus a delete or visibility call at once; headroom for heartbeats.
-  const sqsSockets = config.concurrency * 2 + 4;
+  // Per loop: one long poll plus a delete or visibility call at once; headroom for heartbeats; 16 for the bounded
+  // acknowledgement calls (an ndjson batch deletes its messages in parallel chunks of 10).
+  const sqsSockets = config.concurrency * 2 + 4 + 16;
   // Per loop: a whole batch of PutObjects in parallel.
   const s3Sockets = config.concurrency * config.maxMessagesPerPoll + 4;
 

@@ -4,75 +4,111 @@ import {
   type Message,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { Config } from "../config.js";
 import { buildEnvelope, serializeEnvelope, validateMessage, type ValidMessage } from "../archive/envelope.js";
-import { ArchiveWriteError, ArchiverError, classifyAwsError, describeError } from "../errors.js";
+import { SQS_DELETE_TRIES, SQS_HANDLER_CALL_TIMEOUT_MS, type Config } from "../config.js";
+import { ArchiverError, classifyAwsError, describeError } from "../errors.js";
 import type { HealthState } from "../http/health.js";
-import { buildKey } from "../archive/key.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
+import { isDurable, type ArchiveSink, type SinkOutcome } from "../sinks/sink.js";
+import type { Backpressure } from "./backpressure.js";
+import { Limiter } from "./limiter.js";
 import type { ReceiveGate } from "./receive-gate.js";
-import type { S3Writer } from "../sinks/s3-writer.js";
-
-type Outcome = { ok: true; duplicate: boolean } | { ok: false; reason: string; sinkFatal: boolean };
 
 interface Deps {
   config: Config;
   sqs: SQSClient;
-  writer: S3Writer;
+  sink: ArchiveSink;
   metrics: Metrics;
   health: HealthState;
   gate: ReceiveGate;
+  backpressure: Backpressure;
   log: Logger;
   now?: () => number;
 }
 
+/** What the handler keeps of a received message once its body is handed to the sink: enough to delete or release it. */
+interface Held {
+  messageId: string;
+  receiptHandle: string;
+  bodyBytes: number;
+  outcome: Promise<SinkOutcome>;
+}
+
+/** Concurrent DeleteMessageBatch / ChangeMessageVisibilityBatch calls made by acknowledgements. */
+const SQS_ACK_CALLS = 16;
+
 /**
- * Archives one received batch and acknowledges it message by message. The handler deletes what it archived itself
- * (DeleteMessageBatch, per-entry results checked) and returns nothing to sqs-consumer, so deletion is decided here,
- * never by a return value, and a shutdown deadline can cut S3 writes without cutting deletes short.
+ * The one acknowledgement path for every archive format. Each received batch is verified message by message, handed
+ * to the sink, and then acknowledged message by message as the sink reports durability: durable messages are deleted
+ * (DeleteMessageBatch, per-entry results checked), messages whose write was cut by the shutdown deadline are released
+ * (visibility 0), failed ones are left in flight to redeliver (the redrive policy counts them). Nothing here throws
+ * back to sqs-consumer, and deletion is decided here, never by a return value.
+ *
+ * In message mode the receive loop waits for its batch's acknowledgements (CONCURRENCY x MAX_MESSAGES_PER_POLL
+ * messages in flight, as before). In ndjson mode it does not: it hands the messages over and polls again, and the
+ * Backpressure admission stops receives while the buffered messages or bytes are at their limits.
  */
 export class BatchHandler {
-  private readonly inFlightById = new Map<string, Promise<Outcome>>();
+  private readonly inFlightById = new Map<string, Promise<SinkOutcome>>();
+  private readonly acks = new Set<Promise<void>>();
+  private readonly ackLimiter = new Limiter(SQS_ACK_CALLS);
   private inFlight = 0;
-  private active = 0;
+  private entering = 0;
   private stopping = false;
-  /** Aborted only at the hard shutdown deadline. */
+  /** After the shutdown deadline, SQS calls are bounded by what is left until this instant. */
+  private finalDeadline = Number.POSITIVE_INFINITY;
+  /** Aborted at the shutdown deadline: heartbeats (the sinks hold their own signal for writes). */
   private readonly work = new AbortController();
   private readonly now: () => number;
+  private readonly waitForAcks: boolean;
 
   constructor(private readonly d: Deps) {
     this.now = d.now ?? Date.now;
+    this.waitForAcks = d.sink.format === "message";
   }
 
+  /** Received batches not yet fully acknowledged (and handler calls still starting). */
   get activeBatches(): number {
-    return this.active;
+    return this.acks.size + this.entering;
+  }
+
+  get messagesInFlight(): number {
+    return this.inFlight;
   }
 
   beginShutdown(): void {
     this.stopping = true;
   }
 
-  abortWork(): void {
+  /** The shutdown deadline: heartbeats stop, and SQS calls from now on must end by `finalDeadline`. */
+  abortWork(finalDeadline: number): void {
+    this.finalDeadline = finalDeadline;
     this.work.abort(new Error("shutdown deadline"));
   }
 
+  /** Resolves when every acknowledgement started so far has finished. */
+  async idle(): Promise<void> {
+    while (this.acks.size > 0) await Promise.allSettled([...this.acks]);
+  }
+
   readonly handle = async (messages: Message[]): Promise<Message[]> => {
-    this.active++;
+    this.entering++;
     try {
       if (this.stopping) {
         // Received by a long poll that was already open when shutdown began: hand back at once, unstarted.
-        await this.release(messages, "shutdown");
+        await this.releaseRaw(messages, "shutdown");
         return [];
       }
-      await this.archiveAndAck(messages);
+      const ack = this.accept(messages);
+      if (this.waitForAcks) await ack;
       return [];
     } catch (err) {
       // Never let an exception reach sqs-consumer: it would change visibility for the whole batch.
       this.d.log.error({ event: "batch_failed", err: describeError(err) }, "unexpected error handling batch");
       return [];
     } finally {
-      this.active--;
+      this.entering--;
     }
   };
 
@@ -82,81 +118,116 @@ export class BatchHandler {
     this.d.health.setInFlight(this.inFlight);
   }
 
-  private async archiveAndAck(messages: Message[]): Promise<void> {
-    const { metrics, config } = this.d;
+  /** Synchronous hand-over of one received batch; returns its acknowledgement, which never rejects. */
+  private accept(messages: Message[]): Promise<void> {
+    const { metrics, backpressure } = this.d;
     metrics.messagesReceived.inc(messages.length);
     this.trackInFlight(messages.length);
+    const held: Held[] = messages.map((m) => {
+      if (Number(m.Attributes?.ApproximateReceiveCount ?? "1") > 1) metrics.redeliveries.inc();
+      // Charged by the gate when the receive returned.
+      const bodyBytes = backpressure.sizeOf(m);
+      const outcome = this.archiveDeduplicated(m);
+      return { messageId: m.MessageId ?? "(none)", receiptHandle: m.ReceiptHandle ?? "", bodyBytes, outcome };
+    });
+    if (!this.waitForAcks) {
+      // The body now lives compressed inside the batch, which charges its own bytes.
+      backpressure.releaseBytes(held.reduce((a, h) => a + h.bodyBytes, 0));
+    }
+    const ack = this.acknowledge(held).catch((err: unknown) => {
+      this.d.log.error({ event: "ack_failed", err: describeError(err) }, "unexpected error acknowledging batch");
+    });
+    this.acks.add(ack);
+    void ack.finally(() => this.acks.delete(ack));
+    return ack;
+  }
+
+  private async acknowledge(held: Held[]): Promise<void> {
+    const { config, gate, backpressure } = this.d;
     // Heartbeat only what is still ours to finish: a message whose write failed drops out at once so it returns after
-    // its visibility timeout (and the redrive policy counts it); archived ones are extended until their delete.
-    const pending = new Set(messages);
+    // its visibility timeout (and the redrive policy counts it); durable ones are extended until their delete.
+    const pending = new Set(held);
     const heartbeat = setInterval(() => void this.extendVisibility([...pending]), config.heartbeatIntervalSeconds * 1000);
     try {
       const outcomes = await Promise.all(
-        messages.map((m) =>
-          this.archiveDeduplicated(m).then((o) => {
-            if (!o.ok) pending.delete(m);
+        held.map((h) =>
+          h.outcome.then((o) => {
+            if (!isDurable(o)) pending.delete(h);
             return o;
           }),
         ),
       );
-      const toDelete: Message[] = [];
-      let archived = 0;
-      let failed = 0;
+      const toDelete: Held[] = [];
+      const toRelease: Held[] = [];
+      let durable = 0;
+      let sinkFailed = 0;
       let fatal: string | undefined;
       outcomes.forEach((o, i) => {
-        if (o.ok) {
-          toDelete.push(messages[i] as Message);
-          archived++;
-        } else {
-          failed++;
+        const h = held[i] as Held;
+        if (isDurable(o)) {
+          toDelete.push(h);
+          durable++;
+        } else if (o.status === "failed") {
+          if (o.aborted) toRelease.push(h);
+          else sinkFailed++;
           if (o.sinkFatal) fatal = o.reason;
         }
+        // Rejected messages are the message's fault, not the sink's: left in flight, no backoff.
       });
-      this.d.gate.batchOutcome(archived, failed, fatal);
-      if (toDelete.length > 0) await this.deleteBatch(toDelete);
+      gate.batchOutcome(durable, sinkFailed, fatal);
+      await Promise.all([this.deleteAll(toDelete), this.release(toRelease, "shutdown_deadline")]);
     } finally {
       clearInterval(heartbeat);
       pending.clear();
-      this.trackInFlight(-messages.length);
+      this.trackInFlight(-held.length);
+      if (this.waitForAcks) backpressure.releaseBytes(held.reduce((a, h) => a + h.bodyBytes, 0));
+      backpressure.releaseMessages(held.length);
     }
   }
 
-  private async extendVisibility(messages: Message[]): Promise<void> {
+  /** Bound for one SQS call made here: the fixed per-call budget, or what is left before the final deadline. */
+  private callSignal(): AbortSignal {
+    const left = this.finalDeadline - this.now();
+    return AbortSignal.timeout(Math.max(250, Math.min(SQS_HANDLER_CALL_TIMEOUT_MS, left)));
+  }
+
+  private async extendVisibility(held: Held[]): Promise<void> {
     const { metrics, log, config, sqs } = this.d;
-    if (messages.length === 0 || this.work.signal.aborted) return;
+    if (held.length === 0 || this.work.signal.aborted) return;
     try {
       const out = await sqs.send(
         new ChangeMessageVisibilityBatchCommand({
           QueueUrl: config.queueUrl,
-          Entries: messages.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: config.visibilityTimeoutSeconds })),
+          Entries: held.map((h, i) => ({ Id: `m${i}`, ReceiptHandle: h.receiptHandle, VisibilityTimeout: config.visibilityTimeoutSeconds })),
         }),
-        { abortSignal: this.work.signal },
+        { abortSignal: AbortSignal.any([this.work.signal, this.callSignal()]) },
       );
       for (const f of out.Failed ?? []) {
         metrics.failures.inc({ stage: "visibility", reason: f.Code ?? "unknown" });
-        const m = messages[Number(f.Id?.slice(1))];
-        log.warn({ event: "heartbeat_failed", messageId: m?.MessageId, reason: f.Code }, "visibility heartbeat failed for a message");
+        const h = held[Number(f.Id?.slice(1))];
+        log.warn({ event: "heartbeat_failed", messageId: h?.messageId, reason: f.Code }, "visibility heartbeat failed for a message");
       }
     } catch (err) {
       const reason = classifyAwsError(err);
       metrics.failures.inc({ stage: "visibility", reason });
-      log.warn({ event: "heartbeat_failed", messageIds: messages.map((m) => m.MessageId), reason, err: describeError(err) }, "visibility heartbeat failed");
+      log.warn({ event: "heartbeat_failed", messageIds: held.map((h) => h.messageId), reason, err: describeError(err) }, "visibility heartbeat failed");
     }
   }
 
   /**
-   * A second delivery of a message whose first delivery is still being written here (visibility expired during a
-   * slow write) waits for that write instead of writing in parallel; it is then deleted with its own, newer handle.
+   * A second delivery of a message whose first delivery is still being archived here (visibility expired during a
+   * slow write or a long-open batch) waits for that archive instead of writing in parallel; it is then deleted with
+   * its own, newer handle.
    */
-  private archiveDeduplicated(message: Message): Promise<Outcome> {
+  private archiveDeduplicated(message: Message): Promise<SinkOutcome> {
     const id = message.MessageId;
     const running = id ? this.inFlightById.get(id) : undefined;
     if (running) {
       return running.then((o) => {
-        if (o.ok) {
+        if (isDurable(o)) {
           this.d.metrics.duplicateDeliveries.inc();
           this.d.log.info({ event: "duplicate_delivery", messageId: id, concurrent: true }, "redelivered while archiving");
-          return { ok: true, duplicate: true } as Outcome;
+          return { status: "already_stored", key: o.key } as SinkOutcome;
         }
         return o;
       });
@@ -169,66 +240,67 @@ export class BatchHandler {
     return p;
   }
 
-  private async archiveOne(message: Message): Promise<Outcome> {
-    const { config, metrics, log, writer } = this.d;
+  /** Verifies, builds the envelope and submits; every failure becomes an outcome, so nothing escapes the batch. */
+  private async archiveOne(message: Message): Promise<SinkOutcome> {
+    const { config, metrics, log, sink } = this.d;
     let valid: ValidMessage;
-    let key: string;
+    let json: string;
+    let outcome: SinkOutcome;
     try {
       valid = validateMessage(message);
-      key = buildKey(config.prefix, valid.messageId, valid.sentTimestampMs);
+      json = serializeEnvelope(buildEnvelope(valid, config.queueUrl, new Date(this.now())));
+      outcome = await sink.submit({ valid, json });
     } catch (err) {
       const code = err instanceof ArchiverError ? err.code : "MESSAGE_INVALID";
-      metrics.failures.inc({ stage: "verify", reason: code });
-      // Left in flight: it returns after the visibility timeout and the queue's redrive policy moves it to the DLQ.
-      log.error({ event: "message_rejected", messageId: message.MessageId, code, err: describeError(err) }, "message not archived: failed verification");
-      return { ok: false, reason: code, sinkFatal: false };
+      outcome = { status: "rejected", code, detail: describeError(err).message };
     }
-
-    const started = this.now();
-    const envelope = buildEnvelope(valid, config.queueUrl, new Date(started));
-    const json = serializeEnvelope(envelope);
-    const metadata = { "message-id": valid.messageId, "sent-timestamp": String(valid.sentTimestampMs), "schema-version": "1" };
-    try {
-      const res = await writer.write(key, json, metadata, this.work.signal);
-      const done = this.now();
-      metrics.archiveDuration.observe((done - started) / 1000);
-      if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
-      if (res.outcome === "duplicate") {
+    const messageId = message.MessageId;
+    switch (outcome.status) {
+      case "written": {
+        metrics.messagesArchived.inc();
+        const sent = Number(message.Attributes?.SentTimestamp);
+        metrics.messageAge.observe(Math.max(0, this.now() - sent) / 1000);
+        log.debug({ event: "archived", messageId, key: outcome.key }, "archived");
+        break;
+      }
+      case "already_stored":
         metrics.duplicateDeliveries.inc();
-        log.info({ event: "duplicate_delivery", messageId: valid.messageId, key }, "already archived by an earlier delivery");
-        return { ok: true, duplicate: true };
-      }
-      metrics.messagesArchived.inc();
-      metrics.archivedBytes.inc(res.bytes);
-      metrics.messageAge.observe(Math.max(0, done - valid.sentTimestampMs) / 1000);
-      log.debug({ event: "archived", messageId: valid.messageId, key, bytes: res.bytes }, "archived");
-      return { ok: true, duplicate: false };
-    } catch (err) {
-      const reason = err instanceof ArchiveWriteError ? err.code : classifyAwsError(err);
-      const sinkFatal = err instanceof ArchiveWriteError ? err.sinkFatal : false;
-      if (err instanceof ArchiveWriteError) {
-        const attempts = (err.cause as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1;
-        if (attempts > 1) metrics.s3Retries.inc(attempts - 1);
-      }
-      metrics.failures.inc({ stage: "archive", reason });
-      log.warn(
-        { event: "archive_failed", messageId: valid.messageId, key, reason, err: describeError((err as { cause?: unknown }).cause ?? err) },
-        "archive write failed; message left for redelivery",
-      );
-      return { ok: false, reason, sinkFatal };
+        log.info({ event: "duplicate_delivery", messageId, key: outcome.key }, "already archived by an earlier delivery");
+        break;
+      case "failed":
+        metrics.failures.inc({ stage: "archive", reason: outcome.reason });
+        log.warn(
+          { event: "archive_failed", messageId, key: outcome.key, reason: outcome.reason, err: outcome.error },
+          outcome.aborted ? "archive write cut by the shutdown deadline; message released" : "archive write failed; message left for redelivery",
+        );
+        break;
+      case "rejected":
+        metrics.failures.inc({ stage: "verify", reason: outcome.code });
+        // Left in flight: it returns after the visibility timeout and the queue's redrive policy moves it to the DLQ.
+        log.error({ event: "message_rejected", messageId, code: outcome.code, err: { code: outcome.code, message: outcome.detail } }, "message not archived: failed verification");
+        break;
     }
+    return outcome;
   }
 
-  private async deleteBatch(messages: Message[]): Promise<void> {
+  /** DeleteMessageBatch in chunks of 10, in parallel (bounded), never cut by the shutdown deadline's abort. */
+  private async deleteAll(held: Held[]): Promise<void> {
+    const chunks: Held[][] = [];
+    for (let i = 0; i < held.length; i += 10) chunks.push(held.slice(i, i + 10));
+    await Promise.all(chunks.map((c) => this.ackLimiter.run(() => this.deleteChunk(c))));
+  }
+
+  private async deleteChunk(held: Held[]): Promise<void> {
     const { metrics, log, config, sqs } = this.d;
-    let pending = messages.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle as string, messageId: m.MessageId as string }));
+    let pending = held.map((h, i) => ({ Id: `m${i}`, h }));
     // One retry for entries that failed for a reason on SQS's side; anything else redelivers and is then detected
-    // as a duplicate by the write-once put.
-    for (let attempt = 1; attempt <= 2 && pending.length > 0; attempt++) {
+    // as a duplicate (a 412 in message mode; a counted second line in ndjson mode).
+    for (let attempt = 1; attempt <= SQS_DELETE_TRIES && pending.length > 0; attempt++) {
+      const last = attempt === SQS_DELETE_TRIES;
       try {
         const out = await sqs.send(
-          new DeleteMessageBatchCommand({ QueueUrl: config.queueUrl, Entries: pending.map(({ Id, ReceiptHandle }) => ({ Id, ReceiptHandle })) }),
-          { abortSignal: this.work.signal },
+          new DeleteMessageBatchCommand({ QueueUrl: config.queueUrl, Entries: pending.map(({ Id, h }) => ({ Id, ReceiptHandle: h.receiptHandle })) }),
+          { abortSignal: this.callSignal() },
         );
         const ok = out.Successful?.length ?? 0;
         metrics.messagesDeleted.inc(ok);
@@ -239,40 +311,63 @@ export class BatchHandler {
           const f = failed.get(entry.Id);
           if (!f) continue;
           metrics.failures.inc({ stage: "delete", reason: f.Code ?? "unknown" });
-          if (!f.SenderFault && attempt === 1) retry.push(entry);
-          else log.warn({ event: "delete_failed", messageId: entry.messageId, code: f.Code }, "delete failed; message will redeliver and be detected as a duplicate");
+          if (!f.SenderFault && !last) retry.push(entry);
+          else {
+            metrics.archivedNotDeleted.inc();
+            log.warn({ event: "delete_failed", messageId: entry.h.messageId, code: f.Code }, "delete failed; the archived message will redeliver");
+          }
         }
         pending = retry;
       } catch (err) {
         const reason = classifyAwsError(err);
         metrics.failures.inc({ stage: "delete", reason });
         log.warn(
-          { event: "delete_failed", messageIds: pending.map((p) => p.messageId), reason, err: describeError(err) },
-          "DeleteMessageBatch failed; messages will redeliver and be detected as duplicates",
+          { event: "delete_failed", messageIds: pending.map((p) => p.h.messageId), reason, attempt, err: describeError(err) },
+          "DeleteMessageBatch failed",
         );
-        if (reason === "aborted") return;
+        if (last || this.now() >= this.finalDeadline) {
+          metrics.archivedNotDeleted.inc(pending.length);
+          return;
+        }
       }
     }
   }
 
   /** Visibility 0: the messages become receivable again at once, by this pod's successor or another replica. */
-  async release(messages: Message[], why: string): Promise<void> {
+  private async release(held: Array<Pick<Held, "messageId" | "receiptHandle">>, why: string): Promise<void> {
+    const chunks: Array<typeof held> = [];
+    for (let i = 0; i < held.length; i += 10) chunks.push(held.slice(i, i + 10));
+    await Promise.all(chunks.map((c) => this.ackLimiter.run(() => this.releaseChunk(c, why))));
+  }
+
+  private async releaseRaw(messages: Message[], why: string): Promise<void> {
+    try {
+      await this.release(
+        messages.map((m) => ({ messageId: m.MessageId ?? "(none)", receiptHandle: m.ReceiptHandle ?? "" })),
+        why,
+      );
+    } finally {
+      this.d.backpressure.releaseBytes(messages.reduce((a, m) => a + this.d.backpressure.sizeOf(m), 0));
+      this.d.backpressure.releaseMessages(messages.length);
+    }
+  }
+
+  private async releaseChunk(held: Array<Pick<Held, "messageId" | "receiptHandle">>, why: string): Promise<void> {
     const { metrics, log, config, sqs } = this.d;
-    if (messages.length === 0) return;
     try {
       const out = await sqs.send(
         new ChangeMessageVisibilityBatchCommand({
           QueueUrl: config.queueUrl,
-          Entries: messages.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: 0 })),
+          Entries: held.map((h, i) => ({ Id: `m${i}`, ReceiptHandle: h.receiptHandle, VisibilityTimeout: 0 })),
         }),
-        { abortSignal: this.work.signal },
+        { abortSignal: this.callSignal() },
       );
       metrics.messagesReleased.inc(out.Successful?.length ?? 0);
       for (const f of out.Failed ?? []) metrics.failures.inc({ stage: "visibility", reason: f.Code ?? "unknown" });
-      log.info({ event: "released", why, messageIds: messages.map((m) => m.MessageId), failed: out.Failed?.length ?? 0 }, "messages released unprocessed");
+      log.info({ event: "released", why, messageIds: held.map((h) => h.messageId), failed: out.Failed?.length ?? 0 }, "messages released unprocessed");
     } catch (err) {
       metrics.failures.inc({ stage: "visibility", reason: classifyAwsError(err) });
-      log.warn({ event: "release_failed", messageIds: messages.map((m) => m.MessageId), err: describeError(err) }, "could not release messages; they return after the visibility timeout");
+      log.warn({ event: "release_failed", messageIds: held.map((h) => h.messageId), err: describeError(err) }, "could not release messages; they return after the visibility timeout");
     }
   }
 }

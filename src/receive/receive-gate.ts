@@ -13,6 +13,11 @@ export interface GateOptions {
   sinkBackoffBaseMs: number;
   sinkBackoffMaxMs: number;
   random?: () => number;
+  /** Receives wait here while the in-flight byte or message budget is spent. */
+  admission?: {
+    admit(signal?: AbortSignal): Promise<(() => void) | undefined>;
+    hold(messages: ReadonlyArray<{ Body?: string | undefined }>): void;
+  };
 }
 
 type SendOptions = { abortSignal?: AbortSignal } | undefined;
@@ -94,11 +99,25 @@ export class ReceiveGate {
       await delay(ms, undefined, { signal: this.stopAbort.signal }).catch(() => undefined);
     }
     if (this.stopping) return { Messages: [], $metadata: {} };
+    const admitted = this.opts.admission ? await this.opts.admission.admit(this.stopAbort.signal) : () => undefined;
+    if (!admitted || this.stopping) {
+      admitted?.();
+      return { Messages: [], $metadata: {} };
+    }
+    try {
+      return await this.receiveAdmitted(loop, command, options);
+    } finally {
+      admitted();
+    }
+  }
+
+  private async receiveAdmitted(loop: number, command: ReceiveMessageCommand, options: SendOptions): Promise<ReceiveMessageCommandOutput> {
     this.health.loopProgress(loop);
     const signal = options?.abortSignal ? AbortSignal.any([options.abortSignal, this.receiveAbort.signal]) : this.receiveAbort.signal;
     try {
       const out = await this.sqs.send(command, { abortSignal: signal });
       const n = out.Messages?.length ?? 0;
+      if (n > 0) this.opts.admission?.hold(out.Messages ?? []);
       if (this.receiveFailures > 0) this.log.info({ event: "receive_recovered", loop }, "SQS receive succeeding again");
       this.receiveFailures = 0;
       this.metrics.receiveRequests.inc({ result: n > 0 ? "messages" : "empty" });

@@ -35,13 +35,13 @@ export class S3Writer {
     };
   }
 
-  async write(key: string, json: string, metadata: Record<string, string>, signal?: AbortSignal): Promise<WriteResult> {
-    const body = Buffer.from(json, "utf8");
+  async write(key: string, content: string | Buffer, metadata: Record<string, string>, signal?: AbortSignal, contentType?: string): Promise<WriteResult> {
+    const body = typeof content === "string" ? Buffer.from(content, "utf8") : content;
     let attempts = 0;
     for (let conflict = 0; ; conflict++) {
       try {
         const out = await this.s3.send(
-          new PutObjectCommand({ ...this.base, Key: key, Body: body, ContentLength: body.length, IfNoneMatch: "*", Metadata: metadata }),
+          new PutObjectCommand({ ...this.base, ...(contentType ? { ContentType: contentType } : {}), Key: key, Body: body, ContentLength: body.length, IfNoneMatch: "*", Metadata: metadata }),
           signal ? { abortSignal: signal } : {},
         );
         attempts += out.$metadata.attempts ?? 1;

@@ -1,0 +1,208 @@
+import { buildBatchKey, hourStart, NDJSON_CONTENT_TYPE } from "../archive/format.js";
+import { NdjsonObjectBuilder } from "../archive/ndjson-batch.js";
+import { SCHEMA_VERSION } from "../archive/envelope.js";
+import type { Config } from "../config.js";
+import { ArchiveWriteError, classifyAwsError, describeError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import type { S3Writer } from "./s3-writer.js";
+import type { ArchiveSink, SinkItem, SinkOutcome } from "./sink.js";
+
+export type FlushReason = "count" | "bytes" | "age" | "hour" | "shutdown";
+
+/** Hours with an open batch at once; a message for one more hour closes the oldest. */
+export const MAX_OPEN_HOURS = 4;
+/** A batch younger than this is not closed just because a newer hour's message arrived (boundary jitter). */
+const HOUR_CLOSE_GRACE_MS = 1000;
+
+interface Member {
+  messageId: string;
+  resolve: (o: SinkOutcome) => void;
+}
+
+interface OpenBatch {
+  hour: number;
+  builder: NdjsonObjectBuilder;
+  members: Member[];
+  firstSent: number;
+  lastSent: number;
+  openedAt: number;
+  timer: NodeJS.Timeout;
+  /** Compressed bytes charged to the memory budget so far. */
+  charged: number;
+}
+
+interface Deps {
+  config: Config;
+  writer: S3Writer;
+  metrics: Metrics;
+  log: Logger;
+  /** Aborted at the shutdown deadline. */
+  signal: AbortSignal;
+  /** Charges and returns compressed bytes held by open and flushing batches (the in-flight byte budget). */
+  holdBytes: (n: number) => void;
+  releaseBytes: (n: number) => void;
+  now?: () => number;
+}
+
+/**
+ * ARCHIVE_FORMAT=ndjson: messages are appended to one open batch per SentTimestamp hour and become durable together
+ * when the batch's object is written (200, or 412 for an identical batch already stored). A batch closes on
+ * whichever comes first: BATCH_MAX_MESSAGES, BATCH_MAX_BYTES (compressed), BATCH_MAX_SECONDS after it opened, a newer
+ * hour, or shutdown. Nothing is deleted here: each message's promise resolves and the receive side deletes.
+ */
+export class BatchSink implements ArchiveSink {
+  readonly format = "ndjson" as const;
+  private readonly open = new Map<number, OpenBatch>();
+  private readonly writing = new Set<Promise<void>>();
+  private buffered = 0;
+  private bufferedBytes = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly d: Deps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  get pending(): number {
+    return this.buffered;
+  }
+
+  get openBatches(): number {
+    return this.open.size;
+  }
+
+  /** Resolves once every batch closed so far has been written or has failed. */
+  async idle(): Promise<void> {
+    while (this.writing.size > 0) await Promise.allSettled([...this.writing]);
+  }
+
+  submit({ valid, json }: SinkItem): Promise<SinkOutcome> {
+    const hour = hourStart(valid.sentTimestampMs);
+    let batch = this.open.get(hour);
+    if (!batch) {
+      this.closeOlderHours(hour);
+      batch = this.openBatch(hour, valid.sentTimestampMs);
+    }
+    const b = batch;
+    const outcome = new Promise<SinkOutcome>((resolve) => b.members.push({ messageId: valid.messageId, resolve }));
+    try {
+      b.builder.append(json);
+    } catch (err) {
+      // Cannot happen for an open batch; fail this one message rather than the batch.
+      b.members.pop()?.resolve({ status: "failed", reason: "internal", sinkFatal: false, aborted: false });
+      this.d.log.error({ event: "batch_append_failed", messageId: valid.messageId, err: describeError(err) }, "could not append to batch");
+      return outcome;
+    }
+    b.firstSent = Math.min(b.firstSent, valid.sentTimestampMs);
+    b.lastSent = Math.max(b.lastSent, valid.sentTimestampMs);
+    this.setBuffered(1);
+    if (b.members.length >= this.d.config.batchMaxMessages) this.close(b, "count");
+    else if (b.builder.estimatedBytes >= this.d.config.batchMaxBytes) this.close(b, "bytes");
+    return outcome;
+  }
+
+  flushAll(reason: "shutdown"): void {
+    for (const b of [...this.open.values()]) this.close(b, reason);
+  }
+
+  private openBatch(hour: number, sent: number): OpenBatch {
+    const b: OpenBatch = {
+      hour,
+      members: [],
+      firstSent: sent,
+      lastSent: sent,
+      openedAt: this.now(),
+      charged: 0,
+      builder: new NdjsonObjectBuilder(this.d.config.archiveCompression, (n) => {
+        b.charged += n;
+        this.d.holdBytes(n);
+        this.setBufferedBytes(n);
+      }),
+      timer: setTimeout(() => this.close(b, "age"), this.d.config.batchMaxSeconds * 1000),
+    };
+    // A timer must never keep a stopping process alive; shutdown flushes explicitly.
+    b.timer.unref();
+    this.open.set(hour, b);
+    return b;
+  }
+
+  private closeOlderHours(hour: number): void {
+    const now = this.now();
+    for (const b of [...this.open.values()]) {
+      if (b.hour < hour && now - b.openedAt >= HOUR_CLOSE_GRACE_MS) this.close(b, "hour");
+    }
+    // Still too many hours (a backlog spread over many): the oldest goes first.
+    while (this.open.size >= MAX_OPEN_HOURS) {
+      const oldest = [...this.open.values()].reduce((a, b) => (b.hour < a.hour ? b : a));
+      this.close(oldest, "hour");
+    }
+  }
+
+  private close(b: OpenBatch, reason: FlushReason): void {
+    if (this.open.get(b.hour) !== b) return;
+    this.open.delete(b.hour);
+    clearTimeout(b.timer);
+    this.d.metrics.batchFlushes.inc({ reason });
+    const p = this.write(b, reason).finally(() => this.writing.delete(p));
+    this.writing.add(p);
+  }
+
+  private async write(b: OpenBatch, reason: FlushReason): Promise<void> {
+    const { config, metrics, log, writer } = this.d;
+    const ids = b.members.map((m) => m.messageId);
+    const count = b.members.length;
+    let key: string | undefined;
+    let outcome: SinkOutcome;
+    const started = this.now();
+    try {
+      const body = await b.builder.finish();
+      key = buildBatchKey(config.prefix, b.firstSent, ids, config.archiveCompression);
+      const metadata = {
+        "message-count": String(count),
+        "first-sent-timestamp": String(b.firstSent),
+        "last-sent-timestamp": String(b.lastSent),
+        "schema-version": String(SCHEMA_VERSION),
+        "archive-format": "ndjson",
+        compression: config.archiveCompression,
+      };
+      const signal = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
+      const res = await writer.write(key, body, metadata, signal, NDJSON_CONTENT_TYPE);
+      metrics.archiveDuration.observe((this.now() - started) / 1000);
+      if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
+      metrics.batchMessages.observe(count);
+      metrics.batchBytes.observe(res.bytes);
+      if (res.outcome === "duplicate") {
+        metrics.batchesWritten.inc({ outcome: "already_stored" });
+        log.info({ event: "batch_already_stored", key, messages: count, reason }, "identical batch already stored (412)");
+        outcome = { status: "already_stored", key };
+      } else {
+        metrics.batchesWritten.inc({ outcome: "written" });
+        metrics.archivedBytes.inc(res.bytes);
+        log.info({ event: "batch_written", key, messages: count, bytes: res.bytes, reason, ms: this.now() - started }, "batch written");
+        outcome = { status: "written", key };
+      }
+    } catch (err) {
+      const aborted = this.d.signal.aborted;
+      const classified = err instanceof ArchiveWriteError ? err.code : classifyAwsError(err);
+      const why = aborted ? "aborted" : classified === "aborted" ? "timeout" : classified;
+      const sinkFatal = !aborted && err instanceof ArchiveWriteError ? err.sinkFatal : false;
+      const error = describeError((err as { cause?: unknown }).cause ?? err);
+      log.warn({ event: "batch_failed", key, messages: count, reason: why, err: error }, "batch write failed; its messages are left for redelivery");
+      outcome = { status: "failed", reason: why, sinkFatal, aborted, error, ...(key ? { key } : {}) };
+    }
+    this.d.releaseBytes(b.charged);
+    this.setBufferedBytes(-b.charged);
+    this.setBuffered(-count);
+    for (const m of b.members) m.resolve(outcome);
+  }
+
+  private setBuffered(delta: number): void {
+    this.buffered += delta;
+    this.d.metrics.messagesBuffered.set(this.buffered);
+  }
+
+  private setBufferedBytes(delta: number): void {
+    this.bufferedBytes += delta;
+    this.d.metrics.bufferedBytes.set(this.bufferedBytes);
+  }
+}

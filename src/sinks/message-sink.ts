@@ -1,0 +1,71 @@
+import { buildKey } from "../archive/key.js";
+import type { Config } from "../config.js";
+import { ArchiverError, ArchiveWriteError, classifyAwsError, describeError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import type { S3Writer } from "./s3-writer.js";
+import type { ArchiveSink, SinkItem, SinkOutcome } from "./sink.js";
+
+interface Deps {
+  config: Config;
+  writer: S3Writer;
+  metrics: Metrics;
+  log: Logger;
+  /** Aborted at the shutdown deadline. */
+  signal: AbortSignal;
+  now?: () => number;
+}
+
+/** ARCHIVE_FORMAT=message: one write-once object per message, durable when its PutObject returns 200 or 412. */
+export class MessageSink implements ArchiveSink {
+  readonly format = "message" as const;
+  private inFlight = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly d: Deps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  flushAll(): void {
+    // Nothing is buffered: every message is written as soon as it arrives.
+  }
+
+  async submit({ valid, json }: SinkItem): Promise<SinkOutcome> {
+    const { config, metrics, writer } = this.d;
+    let key: string;
+    try {
+      key = buildKey(config.prefix, valid.messageId, valid.sentTimestampMs);
+    } catch (err) {
+      const code = err instanceof ArchiverError ? err.code : "MESSAGE_INVALID";
+      return { status: "rejected", code, detail: describeError(err).message };
+    }
+    const metadata = { "message-id": valid.messageId, "sent-timestamp": String(valid.sentTimestampMs), "schema-version": "1" };
+    const started = this.now();
+    this.inFlight++;
+    try {
+      const res = await writer.write(key, json, metadata, AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]));
+      metrics.archiveDuration.observe((this.now() - started) / 1000);
+      if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
+      if (res.outcome === "duplicate") return { status: "already_stored", key };
+      metrics.archivedBytes.inc(res.bytes);
+      return { status: "written", key };
+    } catch (err) {
+      const aborted = this.d.signal.aborted;
+      const classified = err instanceof ArchiveWriteError ? err.code : classifyAwsError(err);
+      // An abort that is not the shutdown's is the write budget running out.
+      const reason = aborted ? "aborted" : classified === "aborted" ? "timeout" : classified;
+      const sinkFatal = !aborted && err instanceof ArchiveWriteError ? err.sinkFatal : false;
+      if (err instanceof ArchiveWriteError) {
+        const attempts = (err.cause as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1;
+        if (attempts > 1) metrics.s3Retries.inc(attempts - 1);
+      }
+      return { status: "failed", reason, sinkFatal, aborted, key, error: describeError((err as { cause?: unknown }).cause ?? err) };
+    } finally {
+      this.inFlight--;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import type { ArchiveFormat } from "../config.js";
+import type { ValidMessage } from "../archive/envelope.js";
+
+/**
+ * The contract between the receive side and an archive format. The receive side hands over each verified message and
+ * gets back a promise of its durable outcome; deletes, releases, heartbeats, metrics and shutdown are then one piece
+ * of code (src/receive/batch-handler.ts) whatever the layout.
+ */
+export type SinkOutcome =
+  /** Durable in an object this process wrote. */
+  | { status: "written"; key: string }
+  /** Durable already: the key existed (412), an earlier delivery or an identical batch stored it. */
+  | { status: "already_stored"; key: string }
+  /** Not durable. `aborted` marks a write cut by the shutdown deadline (the message is released, not left in flight). */
+  | { status: "failed"; reason: string; sinkFatal: boolean; aborted: boolean; key?: string; error?: { code: string; message: string } }
+  /** The message itself cannot be archived in this layout (verify stage; never counts against the sink). */
+  | { status: "rejected"; code: string; detail: string };
+
+export interface SinkItem {
+  valid: ValidMessage;
+  /** The serialised envelope, one line of JSON. */
+  json: string;
+}
+
+export interface ArchiveSink {
+  readonly format: ArchiveFormat;
+  /** Never rejects: every failure is an outcome. */
+  submit(item: SinkItem): Promise<SinkOutcome>;
+  /** Close every open batch now and start writing it (shutdown). No-op for one object per message. */
+  flushAll(reason: "shutdown"): void;
+  /** Messages accepted and not yet durable or failed. */
+  readonly pending: number;
+}
+
+export function isDurable(o: SinkOutcome): o is Extract<SinkOutcome, { status: "written" | "already_stored" }> {
+  return o.status === "written" || o.status === "already_stored";
+}
