@@ -15,6 +15,7 @@ import { hourPath } from "../../src/archive/format.js";
 import { ARCHIVE_COLUMNS, athenaDdl, duckDbColumns } from "../../src/replay/athena.js";
 import { startBackend, waitFor, type Backend } from "../support/harness.js";
 import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
+import { readAllLines } from "../support/archive-reader.js";
 import { putNdjson, runCli } from "./helpers.js";
 
 const BUCKET = "query-archive";
@@ -37,19 +38,25 @@ function viewStatement(ddl: string): string {
 
 describe("Athena DDL on DuckDB over real archive objects, both layouts", () => {
   let backend: Backend;
-  let svc: ChildService | undefined;
+  const svcs: ChildService[] = [];
   let db: DuckDBInstance;
   let con: DuckDBConnection;
   const dir = mkdtempSync(join(tmpdir(), "archive-query-"));
-  const sent: Array<{ id: string; body: string; attrs: Record<string, MessageAttributeValue> }> = [];
-  const envelopes: Envelope[] = [];
+  const sentMsg: Array<{ id: string; body: string; attrs: Record<string, MessageAttributeValue> }> = [];
+  const sent = sentMsg;
+  const sentNd: typeof sent = [];
 
   beforeAll(async () => {
     assertBuilt();
     backend = await startBackend();
     backend.createBucket(BUCKET);
     const q = await backend.createQueue("query-src");
-    svc = spawnService(serviceEnv(backend, { SQS_QUEUE_URL: q, S3_BUCKET_NAME: BUCKET, S3_PREFIX: "msg/", CONCURRENCY: "1", LOG_LEVEL: "warn" }));
+    const qNd = await backend.createQueue("query-src-nd");
+    const common = { S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1", LOG_LEVEL: "warn" };
+    svcs.push(
+      spawnService(serviceEnv(backend, { ...common, SQS_QUEUE_URL: q, S3_PREFIX: "msg/" })),
+      spawnService(serviceEnv(backend, { ...common, SQS_QUEUE_URL: qNd, S3_PREFIX: "nd/", ARCHIVE_FORMAT: "ndjson", BATCH_MAX_SECONDS: "1" })),
+    );
     for (let i = 0; i < 6; i++) {
       const attrs: Record<string, MessageAttributeValue> = {
         tenant: { DataType: "String", StringValue: i % 2 ? "acme" : "other" },
@@ -57,15 +64,19 @@ describe("Athena DDL on DuckDB over real archive objects, both layouts", () => {
       };
       const body = i === 0 ? '{"not json' : `{"order":${i},"note":"tab\\there ü"}`;
       sent.push({ id: await backend.send(q, body, attrs), body, attrs });
+      sentNd.push({ id: await backend.send(qNd, body, attrs), body, attrs });
     }
-    await waitFor(async () => (await backend.listKeys(BUCKET, "msg/")).length === sent.length, 30_000);
-    svc.child.kill("SIGTERM");
-    await svc.exited;
-    for (const key of await backend.listKeys(BUCKET, "msg/")) envelopes.push(JSON.parse(await backend.getText(BUCKET, key)) as Envelope);
-    envelopes.sort((a, b) => Number(a.attributes.SentTimestamp) - Number(b.attributes.SentTimestamp));
-    // Batched layout: two objects sharing one message (a delete that failed after a durable write).
-    await putNdjson(backend, BUCKET, "nd/", envelopes.slice(0, 4), "gzip");
-    await putNdjson(backend, BUCKET, "nd/", envelopes.slice(3), "zstd");
+    await waitFor(
+      async () => (await readAllLines(backend, BUCKET, "msg/")).length === sent.length && (await readAllLines(backend, BUCKET, "nd/")).length === sent.length,
+      30_000,
+      200,
+    );
+    for (const svc of svcs) svc.child.kill("SIGTERM");
+    await Promise.all(svcs.map((svc) => svc.exited));
+    const ndEnvelopes = (await readAllLines(backend, BUCKET, "nd/")).map((l) => l.envelope as Envelope);
+    ndEnvelopes.sort((a, b) => Number(a.attributes.SentTimestamp) - Number(b.attributes.SentTimestamp));
+    // The service's gzip objects plus a zstd object repeating one message (a delete that failed after a write).
+    await putNdjson(backend, BUCKET, "nd/", ndEnvelopes.slice(2, 3), "zstd");
     for (const key of await backend.listKeys(BUCKET)) {
       const out = await backend.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
       const file = join(dir, key);
@@ -77,7 +88,7 @@ describe("Athena DDL on DuckDB over real archive objects, both layouts", () => {
   }, 90_000);
 
   afterAll(async () => {
-    await ensureDead(svc);
+    for (const svc of svcs) await ensureDead(svc);
     con?.closeSync();
     await backend?.close();
   });
@@ -90,6 +101,7 @@ describe("Athena DDL on DuckDB over real archive objects, both layouts", () => {
     ["message", "msg/", ["**/*.json"], 6],
     ["ndjson", "nd/", ["**/*.ndjson.gz", "**/*.ndjson.zst"], 7],
   ] as const)("%s layout: the DDL's columns read every line; the view keeps one row per messageId", async (format, prefix, globs, lines) => {
+    const sent = format === "message" ? sentMsg : sentNd;
     const table = `archive_${format}`;
     const ddl = athenaDdl({ bucket: BUCKET, prefix, format, table, rangeStart: "2006/01/01/00" });
     const cols = ddlColumns(ddl);

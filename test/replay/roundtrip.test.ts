@@ -15,6 +15,7 @@ import { buildBatchKey, hourPath } from "../../src/archive/format.js";
 import { PROVENANCE_MESSAGE_ID, PROVENANCE_SENT_TIMESTAMP } from "../../src/replay/message.js";
 import { startBackend, waitFor, type Backend } from "../support/harness.js";
 import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
+import { readAllLines } from "../support/archive-reader.js";
 import { cliEnv, plainAttributes, putNdjson, receiveAll, runCli, spawnCli } from "./helpers.js";
 
 const BUCKET = "replay-archive";
@@ -43,9 +44,10 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
   let backend: Backend;
   let src: string;
   let srcFifo: string;
-  let svcStd: ChildService | undefined;
-  let svcFifo: ChildService | undefined;
+  const services: ChildService[] = [];
   const std: Sent[] = [];
+  const stdNd: Sent[] = [];
+  const fifoNd: Sent[] = [];
   const tenants: Sent[] = [];
   const fifo: Sent[] = [];
   const envelopes = new Map<string, Envelope>();
@@ -60,9 +62,16 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
     backend.createBucket(BUCKET);
     src = await backend.createQueue("src");
     srcFifo = await backend.createQueue("src.fifo", { FifoQueue: "true" });
+    const srcNd = await backend.createQueue("src-nd");
+    const srcFifoNd = await backend.createQueue("src-nd.fifo", { FifoQueue: "true" });
     const common = { S3_BUCKET_NAME: BUCKET, CONCURRENCY: "2", LOG_LEVEL: "warn" };
-    svcStd = spawnService(serviceEnv(backend, { ...common, SQS_QUEUE_URL: src, S3_PREFIX: "std/" }));
-    svcFifo = spawnService(serviceEnv(backend, { ...common, SQS_QUEUE_URL: srcFifo, S3_PREFIX: "fifo/" }));
+    const ndjson = { ARCHIVE_FORMAT: "ndjson", BATCH_MAX_SECONDS: "1" };
+    services.push(
+      spawnService(serviceEnv(backend, { ...common, SQS_QUEUE_URL: src, S3_PREFIX: "std/" })),
+      spawnService(serviceEnv(backend, { ...common, SQS_QUEUE_URL: srcFifo, S3_PREFIX: "fifo/" })),
+      spawnService(serviceEnv(backend, { ...common, ...ndjson, SQS_QUEUE_URL: srcNd, S3_PREFIX: "ndsvc/", ARCHIVE_COMPRESSION: "gzip" })),
+      spawnService(serviceEnv(backend, { ...common, ...ndjson, SQS_QUEUE_URL: srcFifoNd, S3_PREFIX: "fifo-nd/", ARCHIVE_COMPRESSION: "zstd" })),
+    );
 
     const odd: Array<[string, Record<string, MessageAttributeValue>]> = [
       ["x".repeat(1_048_576), {}],
@@ -71,33 +80,46 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
       ["grüße — \uFFFD 漢字", allTypes],
       ["ten attributes", tenAttrs],
     ];
-    for (const [body, attrs] of odd) std.push({ id: await backend.send(src, body, attrs), body, attrs });
+    for (const [body, attrs] of odd) {
+      std.push({ id: await backend.send(src, body, attrs), body, attrs });
+      stdNd.push({ id: await backend.send(srcNd, body, attrs), body, attrs });
+    }
     await sleep(20);
     for (let i = 0; i < 12; i++) {
       const attrs = { tenant: { DataType: "String", StringValue: i % 3 === 0 ? "acme" : "other" } };
       const body = `tenant message ${i}`;
       tenants.push({ id: await backend.send(src, body, attrs), body, attrs });
+      stdNd.push({ id: await backend.send(srcNd, body, attrs), body, attrs });
       await sleep(3);
     }
     for (let i = 0; i < 24; i++) {
       const group = `g${i % 3}`;
       const body = `fifo ${group} #${Math.floor(i / 3)}`;
-      const id = await backend.send(srcFifo, body, { n: { DataType: "Number", StringValue: String(i) } }, { MessageGroupId: group, MessageDeduplicationId: `d${i}` });
-      fifo.push({ id, body, attrs: {}, group });
+      const extra = { MessageGroupId: group, MessageDeduplicationId: `d${i}` };
+      fifo.push({ id: await backend.send(srcFifo, body, { n: { DataType: "Number", StringValue: String(i) } }, extra), body, attrs: {}, group });
+      fifoNd.push({ id: await backend.send(srcFifoNd, body, { n: { DataType: "Number", StringValue: String(i) } }, extra), body, attrs: {}, group });
     }
-    const all = [...std, ...tenants];
-    await waitFor(async () => (await backend.listKeys(BUCKET, "std/")).length === all.length && (await backend.listKeys(BUCKET, "fifo/")).length === fifo.length, 30_000);
-    for (const key of await backend.listKeys(BUCKET, "std/")) {
-      const env = JSON.parse(await backend.getText(BUCKET, key)) as Envelope;
-      envelopes.set(env.messageId, env);
+    const lines = async (prefix: string) => (await readAllLines(backend, BUCKET, prefix)).length;
+    await waitFor(
+      async () =>
+        (await lines("std/")) === std.length + tenants.length &&
+        (await lines("fifo/")) === fifo.length &&
+        (await lines("ndsvc/")) === stdNd.length &&
+        (await lines("fifo-nd/")) === fifoNd.length,
+      40_000,
+      200,
+    );
+    for (const prefix of ["std/", "ndsvc/"]) {
+      for (const l of await readAllLines(backend, BUCKET, prefix)) envelopes.set(l.envelope.messageId as string, l.envelope as Envelope);
     }
-    for (const svc of [svcStd, svcFifo]) svc.child.kill("SIGTERM");
-    await Promise.all([svcStd.exited, svcFifo.exited]);
-  }, 90_000);
+    expect((await backend.listKeys(BUCKET, "ndsvc/")).filter((k) => !k.endsWith(".ndjson.gz"))).toEqual([]);
+    expect((await backend.listKeys(BUCKET, "fifo-nd/")).filter((k) => !k.endsWith(".ndjson.zst"))).toEqual([]);
+    for (const svc of services) svc.child.kill("SIGTERM");
+    await Promise.all(services.map((svc) => svc.exited));
+  }, 120_000);
 
   afterAll(async () => {
-    await ensureDead(svcStd);
-    await ensureDead(svcFifo);
+    for (const svc of services) await ensureDead(svc);
     await backend?.close();
   });
 
@@ -138,7 +160,26 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
     expectExact(await receiveAll(backend, dst, all.length), all);
   });
 
-  it("ndjson layout (gzip, zstd, none): each message once, a message stored in two objects is sent once", async () => {
+  it("ndjson layout written by the service (gzip): every body and attribute arrives once", async () => {
+    const dst = await freshQueue();
+    const r = await runCli(["replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "ndsvc/", "--rate", "0"], cliEnv(backend));
+    expect(r.code, r.stderr.join("\n")).toBe(0);
+    expect(r.summary()).toMatchObject({ read: stdNd.length, matched: stdNd.length, sent: stdNd.length, skippedDuplicates: 0, failed: 0 });
+    expectExact(await receiveAll(backend, dst, stdNd.length), stdNd);
+  });
+
+  it("FIFO archived by the service in ndjson (zstd): each group in order, once each", async () => {
+    const dst = await freshQueue(true);
+    const r = await runCli(["replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "fifo-nd/", "--rate", "0"], cliEnv(backend));
+    expect(r.code, r.stderr.join("\n")).toBe(0);
+    const got = await receiveAll(backend, dst, fifoNd.length);
+    expect(got).toHaveLength(fifoNd.length);
+    for (const g of ["g0", "g1", "g2"]) {
+      expect(got.filter((m) => m.Attributes?.MessageGroupId === g).map((m) => m.Body)).toEqual(fifoNd.filter((s) => s.group === g).map((s) => s.body));
+    }
+  });
+
+  it("ndjson objects (gzip, zstd, none): a message stored in two objects is sent once", async () => {
     const all = [...std, ...tenants];
     const envs = all.map((s) => envelopes.get(s.id) as Envelope);
     await putNdjson(backend, BUCKET, "nd/", envs.slice(0, 8), "gzip");
