@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config.js";
 import { createAwsClients } from "../aws/aws-clients.js";
 import type { Logger } from "../logger.js";
@@ -50,6 +51,7 @@ export async function runLocal(o: LocalOptions): Promise<LocalHandle> {
   const fauxqs = await startFauxqs({ port: o.port, host: "localhost", logger: false, s3StorageDir: s3Dir });
   const endpoint = `http://127.0.0.1:${fauxqs.port}`;
   const { queueUrl } = fauxqs.createQueue(o.queueName);
+  const { queueUrl: replayQueueUrl } = fauxqs.createQueue(`${o.queueName}-replay`);
   fauxqs.createBucket(o.bucket);
 
   const env: Record<string, string> = {
@@ -75,6 +77,8 @@ export async function runLocal(o: LocalOptions): Promise<LocalHandle> {
   const objects = join(s3Dir, "buckets", o.bucket, "objects");
   // The emulator accepts any credentials; the CLI still needs some, and a region.
   const creds = "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1";
+  const replayEnv = `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_ENDPOINT_URL=${endpoint} S3_FORCE_PATH_STYLE=true`;
+  const cliPath = fileURLToPath(new URL("./cli.js", import.meta.url));
   for (const line of [
     "",
     "sqs-archiver local mode is running.",
@@ -90,6 +94,10 @@ export async function runLocal(o: LocalOptions): Promise<LocalHandle> {
     `  ${join(objects, config.prefix)}YYYY/MM/DD/HH/<MessageId>.json.data`,
     "or through S3:",
     `  ${creds} aws s3 ls --endpoint-url ${endpoint} --recursive s3://${o.bucket}/${config.prefix}`,
+    "",
+    `Replay the last hour's archive into ${o.queueName}-replay (docs/replay.md), and print the Athena table (docs/query.md):`,
+    `  ${replayEnv} node ${cliPath} replay --since 1h --to ${replayQueueUrl} --bucket ${o.bucket} --prefix ${config.prefix}`,
+    `  node ${cliPath} athena-ddl --bucket ${o.bucket} --prefix ${config.prefix}`,
     "",
     "Ctrl-C stops everything.",
     "",
