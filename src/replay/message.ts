@@ -1,5 +1,5 @@
 import type { MessageAttributeValue, SendMessageBatchRequestEntry } from "@aws-sdk/client-sqs";
-import { SCHEMA_VERSION, type Envelope } from "../archive/envelope.js";
+import { md5Hex, SCHEMA_VERSION, type Envelope } from "../archive/envelope.js";
 import { isValidSentTimestamp } from "../archive/format.js";
 
 /**
@@ -21,7 +21,7 @@ export const PROVENANCE_SENT_TIMESTAMP = "sqs-archiver-original-sent-timestamp";
 /** Why an archive line or object is not a usable envelope. */
 export class BadContentError extends Error {
   constructor(
-    readonly reason: "NOT_JSON" | "SCHEMA_VERSION" | "NOT_ENVELOPE" | "READ_FAILED",
+    readonly reason: "NOT_JSON" | "SCHEMA_VERSION" | "NOT_ENVELOPE" | "MD5_MISMATCH" | "READ_FAILED",
     message: string,
   ) {
     super(message);
@@ -48,6 +48,10 @@ export function parseEnvelope(text: string): Envelope {
     throw new BadContentError("NOT_ENVELOPE", `message ${e.messageId}: messageAttributes is not an object`);
   }
   if (sentTimestampOf(e as Envelope) === undefined) throw new BadContentError("NOT_ENVELOPE", `message ${e.messageId}: no valid SentTimestamp`);
+  // The body must still hash to what SQS computed when it was received: a body changed since is not replayed.
+  if (typeof e.md5OfBody === "string" && e.md5OfBody !== "" && md5Hex(e.body).toLowerCase() !== e.md5OfBody.toLowerCase()) {
+    throw new BadContentError("MD5_MISMATCH", `message ${e.messageId}: body does not hash to md5OfBody ${e.md5OfBody}`);
+  }
   e.messageAttributes ??= {};
   return e as Envelope;
 }

@@ -138,7 +138,9 @@ export class Sender<T extends Outgoing> {
     const avail = this.queue.length - this.head;
     if (avail === 0) return undefined;
     if (avail < this.maxBatch && !this.flushing) {
-      // Wait a moment for a full batch; readers deliver messages in bursts.
+      // A partial batch waits while requests are in flight (their completion pumps again, by when readers have
+      // usually filled it), else for a moment: readers deliver messages in bursts.
+      if (this.inFlight > 0) return undefined;
       this.linger ??= setTimeout(() => {
         this.linger = undefined;
         const f = this.flushing;

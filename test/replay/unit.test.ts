@@ -33,7 +33,7 @@ function env(over: Partial<Envelope> = {}): Envelope {
     messageId: "11111111-2222-3333-4444-555555555555",
     queueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/orders",
     body: "hello",
-    md5OfBody: "x",
+    md5OfBody: "",
     attributes: { SentTimestamp: String(NOW - 1000) },
     messageAttributes: {},
     sentAt: new Date(NOW - 1000).toISOString(),
@@ -153,6 +153,7 @@ describe("envelope parsing and attribute mapping", () => {
     expect(reason("[1]")).toBe("NOT_ENVELOPE");
     expect(reason(JSON.stringify({ ...env(), body: 5 }))).toBe("NOT_ENVELOPE");
     expect(reason(JSON.stringify({ ...env(), attributes: {}, sentAt: "x" }))).toBe("NOT_ENVELOPE");
+    expect(reason(JSON.stringify(env({ md5OfBody: "00000000000000000000000000000000" })))).toBe("MD5_MISMATCH");
     expect(reason(JSON.stringify(env()))).toBe("ok");
   });
 
