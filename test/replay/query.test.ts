@@ -3,7 +3,7 @@
  * archive objects (written by the service, and NDJSON objects as the batched writer lays them out), and the printed
  * dedupe view runs unchanged and keeps one row per messageId.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
@@ -140,6 +140,26 @@ describe("Athena DDL on DuckDB over real archive objects, both layouts", () => {
       expect(Buffer.from(r.blob, "base64")).toEqual(Buffer.from(s?.attrs.blob?.BinaryValue as Uint8Array));
       expect(Number(r.ts)).toBeGreaterThan(0);
     }
+  });
+
+  it("docs/query.md's DuckDB statements run as written over the archive (paths aside) and agree with the DDL", async () => {
+    const doc = readFileSync(new URL("../../docs/query.md", import.meta.url), "utf8");
+    const duck = doc.slice(doc.indexOf("## DuckDB"));
+    const blocks = [...duck.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    const statements = blocks
+      .join("\n")
+      .split(/;\s*\n/)
+      .map((x) => x.replace(/^\s*--.*$/gm, "").trim())
+      .filter((x) => x && !x.startsWith("COPY"));
+    const ddl = athenaDdl({ bucket: BUCKET, prefix: "nd/", format: "ndjson", table: "orders_archive", rangeStart: "2006/01/01/00" });
+    // The doc's view is the printed one.
+    expect(statements.find((x) => x.includes("VIEW orders_archive_dedup"))?.replace(/\s+/g, " ")).toBe(viewStatement(ddl).replace(/"/g, "").replace(/;$/, "").replace(/\s+/g, " "));
+    expect(statements.find((x) => x.includes("read_ndjson"))).toContain(Object.entries(duckDbColumns()).map(([k, v]) => `'${k}': '${v}'`).join(",\n    "));
+    let last: Array<Record<string, any>> = [];
+    for (const st of statements) last = await rows(st.replaceAll("archive/sqs-messages/", `${dir}/nd/`));
+    expect(last.reduce((n, r) => n + Number(r.messages), 0)).toBe(sentNd.length);
+    const acme = await rows("SELECT count(*) AS n FROM orders_archive_dedup WHERE messageattributes['tenant'].stringvalue = 'acme'");
+    expect(Number(acme[0]?.n)).toBe(sentNd.filter((s) => s.attrs.tenant?.StringValue === "acme").length);
   });
 
   it("`sqs-archiver athena-ddl` prints the DDL; bad flags exit 2", async () => {
