@@ -29,7 +29,7 @@ const { values: opt } = parseArgs({
     put: { type: "string", default: process.env.BENCH_PUT_MS ?? "25" },
     profiles: { type: "string", default: process.env.BENCH_PROFILES ?? "1k,64k" },
     sweep: { type: "string", default: process.env.BENCH_SWEEP ?? "1,2,4,8,16,32" },
-    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof" },
+    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,replay" },
     "lean-pairs": { type: "string", default: "2" },
     concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "" },
     "node-options": { type: "string", default: "--max-semi-space-size=8" },
@@ -54,7 +54,8 @@ if (opt.help) {
   --sqs MS --put MS   injected latency per SQS call / S3 PutObject (10 / 25); a 0 ms run is part of "zero"
   --profiles 1k,64k   body sizes for the default-config runs
   --sweep 1,2,4,...   CONCURRENCY values to sweep
-  --only LIST         sections: baselines,default,profiles,zero,sweep,keepup,memory,cpuprof, and "lean" (not in the
+  --only LIST         sections: baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,replay (bench/replay.mjs:
+                      sqs-archiver replay --rate 0 from both layouts), and "lean" (not in the
                       default list): the service vs bench/lean-loop.mjs, interleaved --lean-pairs times, to measure the
                       service's own per-message CPU against a loop with no service machinery
   --concurrency C     CONCURRENCY for the "default" runs (default: unset = the service's own default)
@@ -436,6 +437,12 @@ try {
     } else {
       log("(no .cpuprofile written: the service did not exit cleanly)");
     }
+  }
+  if (SECTIONS.has("replay")) {
+    // Replay throughput: bench/replay.mjs runs the CLI against its own backend process behind the same proxy.
+    const out = execFileSync(process.execPath, [`${ROOT}bench/replay.mjs`, ...(quick ? ["--quick"] : []), "--sqs", opt.sqs, "--put", opt.put], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    for (const l of out.trimEnd().split("\n")) log(l);
+    log("");
   }
 } finally {
   await backend.close();

@@ -224,6 +224,23 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
     expectExact(await receiveAll(backend, dst, expected.length), expected);
   });
 
+  it("lists only the hour prefixes of the window", async () => {
+    const e = envelopes.get(tenants[0]?.id as string) as Envelope;
+    const oldMs = Number(e.attributes.SentTimestamp) - 5 * 3_600_000;
+    const old = { ...e, messageId: "00000000-0000-4000-8000-000000000001", attributes: { ...e.attributes, SentTimestamp: String(oldMs) }, sentAt: new Date(oldMs).toISOString() };
+    await backend.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `win/${hourPath(oldMs)}/${old.messageId}.json`, Body: JSON.stringify(old) }));
+    await backend.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `win/${hourPath(Number(e.attributes.SentTimestamp))}/${e.messageId}.json`, Body: JSON.stringify(e) }));
+    const dry = (since: string, until: string) =>
+      runCli(["replay", "--dry-run", "--since", since, "--until", until, "--to", src, "--bucket", BUCKET, "--prefix", "win/"], cliEnv(backend));
+    const recent = await dry(new Date(Number(e.attributes.SentTimestamp) - 1000).toISOString(), new Date(Number(e.attributes.SentTimestamp) + 1000).toISOString());
+    expect(recent.summary()).toMatchObject({ listed: 1, matched: 1 });
+    const past = await dry(new Date(oldMs - 60_000).toISOString(), new Date(oldMs + 60_000).toISOString());
+    expect(past.summary()).toMatchObject({ listed: 1, matched: 1 });
+    expect(past.events("dry_run")[0]?.sampleMessageIds).toEqual([old.messageId]);
+    // One ListObjectsV2 per hour prefix in the window (one or two hours here).
+    expect(past.events("dry_run")[0]?.s3Requests.listObjectsV2).toBeLessThanOrEqual(2);
+  });
+
   it("--filter on a message attribute (AND across names, OR within a name) and on a system attribute", async () => {
     const dst = await freshQueue();
     const acme = tenants.filter((t) => t.attrs.tenant?.StringValue === "acme");
