@@ -207,6 +207,8 @@ describe("scripts/cd-rollback.sh (Jenkinsfile-CD failure handling)", () => {
 
   it("after an upgrade that failed before creating a revision (schema, required, fail guard), leaves the healthy release alone", () => {
     const r = call(["--previous", "4", "--upgraded", ""], [rev(3, "superseded"), rev(4, "deployed")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("helm upgrade did not complete");
     expect(r.rollbacks).toEqual([]);
   });
 
@@ -217,8 +219,14 @@ describe("scripts/cd-rollback.sh (Jenkinsfile-CD failure handling)", () => {
   });
 
   it("does not roll back a first install, or a release someone changed since", () => {
-    expect(call(["--previous", "", "--upgraded", "1"], [rev(1, "deployed")]).rollbacks).toEqual([]);
-    expect(call(["--previous", "4", "--upgraded", "5"], [rev(4, "superseded"), rev(5, "superseded"), rev(6, "deployed")]).rollbacks).toEqual([]);
+    const first = call(["--previous", "", "--upgraded", "1"], [rev(1, "deployed")]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain("first installation");
+    expect(first.rollbacks).toEqual([]);
+    const changed = call(["--previous", "4", "--upgraded", "5"], [rev(4, "superseded"), rev(5, "superseded"), rev(6, "deployed")]);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stderr).toContain("someone else changed it");
+    expect(changed.rollbacks).toEqual([]);
   });
 });
 
