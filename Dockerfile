@@ -7,12 +7,17 @@
 #     --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
 #
 # The Node major here must equal .nvmrc and package.json "engines" (test/deploy/docker.test.ts checks it).
-# Pin by digest in your registry mirror if your policy requires it (node:24-bookworm-slim@sha256:...).
+#
+# NODE_IMAGE is the base of every stage. Jenkinsfile-CI resolves the tag to its current digest once per build
+# (docker pull + RepoDigests) and passes NODE_IMAGE=node:24-bookworm-slim@sha256:..., so all three stages use the
+# same, recorded base (label org.opencontainers.image.base.digest; reports/base-image.txt). A local build without the
+# argument uses the tag.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 ############################
 # build: all dependencies + TypeScript compile
 ############################
-FROM node:24-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \
@@ -29,7 +34,7 @@ RUN npm run build
 ############################
 # deps: production dependencies only (what the runtime stage ships)
 ############################
-FROM node:24-bookworm-slim AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
@@ -42,12 +47,13 @@ RUN --mount=type=cache,target=/root/.npm \
 ############################
 # runtime
 ############################
-FROM node:24-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
 ARG SOURCE=https://github.com/example/sqs-archiver
+ARG NODE_IMAGE
 
 LABEL org.opencontainers.image.title="sqs-archiver" \
       org.opencontainers.image.description="Long-polls an Amazon SQS queue and archives every message write-once to S3." \
@@ -56,7 +62,8 @@ LABEL org.opencontainers.image.title="sqs-archiver" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.source="${SOURCE}" \
-      org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
+      org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim" \
+      org.opencontainers.image.base.digest="${NODE_IMAGE}"
 
 # Nothing at runtime writes outside /tmp (mount an emptyDir there with readOnlyRootFilesystem).
 # --max-semi-space-size=8 caps V8's young generation: on a large node V8 otherwise grows it until the pod settles

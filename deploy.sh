@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # deploy.sh: build, push and deploy sqs-archiver to Amazon EKS, then prove it archives a message.
 #
-#   1. ECR repository (created if missing), docker build + push of the image tagged with the commit
-#   2. IAM role for the pod: least-privilege policy from iam/, IRSA trust policy for the cluster's OIDC provider
+#   1. ECR repository (created if missing), docker build + push of the image tagged with the commit; skipped when
+#      the tag is already in ECR (the repository is IMMUTABLE, so a re-run on the same commit must not push again)
+#   2. IAM role for the pod: least-privilege policy from iam/, IRSA trust policy for the cluster's OIDC provider;
+#      or, with --create-infra, the CloudFormation stack infra/cloudformation/sqs-archiver.yaml (queue + DLQ, bucket,
+#      role) whose outputs feed step 3
 #   3. Manifests rendered with the real values (helm chart helm/sqs-archiver, or the kustomize base k8s/) and applied
 #   4. kubectl rollout status, then a test message through the queue and its archive found in S3
+#
+# Safe to re-run: every step converges (existing image, role, stack and release are reused or updated).
 #
 # Run "./deploy.sh --help" for options; "--dry-run" prints every command without running any of them.
 set -euo pipefail
@@ -27,8 +32,11 @@ Required (flags or environment variables):
 Options:
   --region REGION        AWS region (default: from the queue URL)    (AWS_REGION)
   --prefix PREFIX        S3 key prefix (default: sqs-messages/)      (S3_PREFIX)
-  --kms-key-arn ARN      Encrypt archives with SSE-KMS using this key (policy from iam/policy-sse-kms.json)
-  --namespace NS         Kubernetes namespace (default: sqs-archiver)
+  --kms-key-arn ARN      Encrypt archives with SSE-KMS using this key (policy from iam/policy-sse-kms.json);
+                         an alias ARN is resolved to its key ARN (aws kms describe-key), since an alias in a
+                         policy's Resource authorises nothing
+  --namespace NS         Kubernetes namespace (default: sqs-archiver). With --method kustomize, a namespace other
+                         than sqs-archiver is treated as shared: created if missing, never relabelled or owned
   --release NAME         Helm release name (default: sqs-archiver)
   --method helm|kustomize  How to render and apply the manifests (default: helm)
   --values FILE          Extra helm values file (repeatable; helm only)
@@ -41,7 +49,12 @@ Options:
   --role-name NAME       IAM role to create or update (default: sqs-archiver-<cluster>[-<namespace>])
   --role-arn ARN         Use this existing role; skip IAM changes
   --oidc-provider HOST   OIDC provider (oidc.eks.<region>.amazonaws.com/id/...); default: from the cluster
-  --no-role              No IRSA role (EKS Pod Identity association managed elsewhere)
+  --no-role              No IRSA role (EKS Pod Identity association managed elsewhere; with --create-infra the
+                         stack creates a Pod Identity role and association instead)
+  --create-infra         Create or update the queue (with DLQ), the bucket and the pod's role with CloudFormation
+                         (infra/cloudformation/sqs-archiver.yaml) instead of the IAM step; the queue URL and
+                         bucket name given are the ones created
+  --stack-name NAME      CloudFormation stack for --create-infra (default: sqs-archiver-<queue name>)
   --timeout DURATION     Helm/rollout timeout (default: 10m)
   --verify-timeout SEC   How long to wait for the test message's archive (default: 120)
   --skip-test-message    Do not send a test message after the rollout
@@ -77,6 +90,8 @@ NO_ROLE=false
 TIMEOUT=10m
 VERIFY_TIMEOUT=120
 SKIP_TEST_MESSAGE=false
+CREATE_INFRA=false
+STACK_NAME=""
 
 while (($#)); do
   case $1 in
@@ -103,6 +118,8 @@ while (($#)); do
     --timeout) TIMEOUT=${2:?--timeout needs a value}; shift 2 ;;
     --verify-timeout) VERIFY_TIMEOUT=${2:?--verify-timeout needs a value}; shift 2 ;;
     --skip-test-message) SKIP_TEST_MESSAGE=true; shift ;;
+    --create-infra) CREATE_INFRA=true; shift ;;
+    --stack-name) STACK_NAME=${2:?--stack-name needs a value}; shift 2 ;;
     --dry-run) DRY_RUN=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage_error "unknown option: $1" ;;
@@ -117,6 +134,9 @@ missing=()
 [[ -n $BUCKET ]] || missing+=("--bucket (or S3_BUCKET_NAME)")
 if [[ -z $CLUSTER && -z $ROLE_ARN && -z $OIDC_PROVIDER && $NO_ROLE != true ]]; then
   missing+=("--cluster (or EKS_CLUSTER_NAME)")
+fi
+if [[ $CREATE_INFRA == true && $NO_ROLE == true && -z $CLUSTER ]]; then
+  missing+=("--cluster (the Pod Identity association needs it)")
 fi
 ((${#missing[@]} == 0)) || usage_error "missing required input: $(printf '%s, ' "${missing[@]}" | sed 's/, $//')"
 
@@ -146,6 +166,9 @@ done
 [[ -z $ACCOUNT_ID || $ACCOUNT_ID =~ ^[0-9]{12}$ ]] || usage_error "--account-id must be 12 digits"
 [[ $VERIFY_TIMEOUT =~ ^[0-9]+$ ]] || usage_error "--verify-timeout must be a number of seconds"
 [[ -z $ROLE_ARN || $ROLE_ARN =~ ^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$ ]] || usage_error "--role-arn must be an IAM role ARN"
+[[ $CREATE_INFRA != true || -z $ROLE_ARN ]] || usage_error "--create-infra creates the role; do not combine it with --role-arn"
+STACK_NAME=${STACK_NAME:-sqs-archiver-${QUEUE_NAME%.fifo}}
+[[ $STACK_NAME =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]] || usage_error "--stack-name is not a valid stack name: $STACK_NAME"
 
 if [[ -z $IMAGE_TAG ]]; then
   IMAGE_TAG=$(git -C "$SCRIPT_DIR" rev-parse --short=12 HEAD 2>/dev/null) ||
@@ -182,7 +205,7 @@ need kubectl "https://kubernetes.io/docs/tasks/tools/"
 [[ $METHOD != helm ]] || need helm "Helm 3: https://helm.sh/docs/intro/install/"
 [[ $SKIP_BUILD == true ]] || need docker "to build and push the image"
 for f in "$SCRIPT_DIR/Dockerfile" "$SCRIPT_DIR/helm/sqs-archiver/Chart.yaml" "$SCRIPT_DIR/k8s/kustomization.yaml" \
-  "$SCRIPT_DIR/iam/policy.json" "$SCRIPT_DIR/iam/trust-policy-irsa.json"; do
+  "$SCRIPT_DIR/iam/policy.json" "$SCRIPT_DIR/iam/trust-policy-irsa.json" "$SCRIPT_DIR/infra/cloudformation/sqs-archiver.yaml"; do
   [[ -r $f ]] || die "missing $f (run deploy.sh from a complete checkout)"
 done
 
@@ -227,6 +250,10 @@ REGISTRY="$ACCOUNT_ID.dkr.ecr.$REGION.$DOMAIN_SUFFIX"
 IMAGE_REPOSITORY="$REGISTRY/$ECR_REPOSITORY"
 IMAGE="$IMAGE_REPOSITORY:$IMAGE_TAG"
 
+image_tag_exists() {
+  exists aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-ids "imageTag=$IMAGE_TAG"
+}
+
 if [[ $SKIP_BUILD == true ]]; then
   log "Checking that $IMAGE exists"
   check aws ecr describe-images --region "$REGION" --repository-name "$ECR_REPOSITORY" --image-ids "imageTag=$IMAGE_TAG" ||
@@ -239,24 +266,87 @@ else
       --encryption-configuration encryptionType=AES256 >/dev/null
   fi
 
-  log "Building and pushing $IMAGE"
-  emit "$(quote_cmd aws ecr get-login-password --region "$REGION") | $(quote_cmd docker login --username AWS --password-stdin "$REGISTRY")"
-  if [[ $DRY_RUN != true ]]; then
-    aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
+  # The repository is IMMUTABLE: a second push of the same tag is rejected, and a rebuild would not be the same
+  # image anyway. A tag already there is the image of this commit: reuse it.
+  if image_tag_exists; then
+    log "$IMAGE is already in ECR: not rebuilding or pushing"
+  else
+    if [[ -n $(git -C "$SCRIPT_DIR" status --porcelain 2>/dev/null) ]]; then
+      log "warning: the working tree has uncommitted changes; the image tagged $IMAGE_TAG will include them"
+    fi
+    log "Building and pushing $IMAGE"
+    emit "$(quote_cmd aws ecr get-login-password --region "$REGION") | $(quote_cmd docker login --username AWS --password-stdin "$REGISTRY")"
+    if [[ $DRY_RUN != true ]]; then
+      aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
+    fi
+    version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$SCRIPT_DIR/package.json" | head -n 1)
+    revision=$(git -C "$SCRIPT_DIR" rev-parse HEAD 2>/dev/null || echo unknown)
+    # The commit's time, not now: the label is part of the image, and the same commit should build the same image.
+    created=$(TZ=UTC0 git -C "$SCRIPT_DIR" show -s --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd HEAD 2>/dev/null ||
+      date -u +%Y-%m-%dT%H:%M:%SZ)
+    run docker build --pull --platform "$PLATFORM" \
+      --build-arg "VERSION=${version:-0.0.0}" --build-arg "REVISION=$revision" \
+      --build-arg "CREATED=$created" \
+      --tag "$IMAGE" "$SCRIPT_DIR"
+    run docker push "$IMAGE"
   fi
-  version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$SCRIPT_DIR/package.json" | head -n 1)
-  revision=$(git -C "$SCRIPT_DIR" rev-parse HEAD 2>/dev/null || echo unknown)
-  run docker build --pull --platform "$PLATFORM" \
-    --build-arg "VERSION=${version:-0.0.0}" --build-arg "REVISION=$revision" \
-    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    --tag "$IMAGE" "$SCRIPT_DIR"
-  run docker push "$IMAGE"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# KMS key: the policy's Resource must be the key ARN. An alias ARN there matches nothing at request time (KMS
+# authorises against the key), so every PutObject would fail with AccessDenied (kms).
+# ---------------------------------------------------------------------------------------------------------------
+if [[ $KMS_KEY_ARN == *:alias/* ]]; then
+  log "Resolving KMS alias $KMS_KEY_ARN to its key ARN"
+  alias_region=$(cut -d: -f4 <<<"$KMS_KEY_ARN")
+  resolved=$(capture "arn:$PARTITION:kms:$alias_region:<KEY_ACCOUNT>:key/<KEY_ID_OF_${KMS_KEY_ARN##*:alias/}>" \
+    aws kms describe-key --region "$alias_region" --key-id "$KMS_KEY_ARN" --query KeyMetadata.Arn --output text) ||
+    die "cannot resolve $KMS_KEY_ARN (aws kms describe-key failed); pass the key ARN (arn:...:key/<id>) instead"
+  if [[ $DRY_RUN != true && ! $resolved =~ ^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$ ]]; then
+    die "refusing to use $KMS_KEY_ARN: it resolved to '$resolved', not a key ARN"
+  fi
+  KMS_KEY_ARN=$resolved
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # 2. IAM role (IRSA)
 # ---------------------------------------------------------------------------------------------------------------
-if [[ $NO_ROLE == true ]]; then
+if [[ $CREATE_INFRA == true ]]; then
+  log "CloudFormation stack $STACK_NAME (queue $QUEUE_NAME with DLQ, bucket $BUCKET, role)"
+  [[ $QUEUE_ACCOUNT == "$ACCOUNT_ID" || $DRY_RUN == true ]] ||
+    die "--create-infra creates the queue in account $ACCOUNT_ID, but --queue-url names account $QUEUE_ACCOUNT"
+  cfn_params=("QueueName=$QUEUE_NAME" "BucketName=$BUCKET" "ArchivePrefix=$PREFIX" "Namespace=$NAMESPACE"
+    "ServiceAccount=$SERVICE_ACCOUNT" "KmsKeyArn=$KMS_KEY_ARN")
+  [[ $QUEUE_NAME != *.fifo ]] || cfn_params+=("FifoQueue=true" "DeadLetterQueueName=${QUEUE_NAME%.fifo}-dlq.fifo")
+  if [[ $NO_ROLE == true ]]; then
+    cfn_params+=("IdentityType=PodIdentity" "ClusterName=$CLUSTER")
+  else
+    if [[ -z $OIDC_PROVIDER ]]; then
+      issuer=$(capture "https://oidc.eks.$REGION.$DOMAIN_SUFFIX/id/<OIDC_ID>" \
+        aws eks describe-cluster --region "$REGION" --name "$CLUSTER" --query cluster.identity.oidc.issuer --output text)
+      OIDC_PROVIDER=${issuer#https://}
+    fi
+    cfn_params+=("IdentityType=IRSA" "OidcProvider=$OIDC_PROVIDER")
+  fi
+  run aws cloudformation deploy --region "$REGION" --stack-name "$STACK_NAME" \
+    --template-file "$SCRIPT_DIR/infra/cloudformation/sqs-archiver.yaml" \
+    --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
+    --tags app.kubernetes.io/name=sqs-archiver "kubernetes-namespace=$NAMESPACE" \
+    --parameter-overrides "${cfn_params[@]}"
+  stack_output() {
+    capture "<$1>" aws cloudformation describe-stacks --region "$REGION" --stack-name "$STACK_NAME" \
+      --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
+  }
+  created_queue=$(stack_output QueueUrl)
+  [[ $DRY_RUN == true || $created_queue == "$QUEUE_URL" ]] ||
+    die "stack $STACK_NAME created queue $created_queue, not $QUEUE_URL"
+  if [[ $NO_ROLE == true ]]; then
+    ROLE_ARN=""
+    log "Pod Identity association for $NAMESPACE/$SERVICE_ACCOUNT created by the stack"
+  else
+    ROLE_ARN=$(stack_output RoleArn)
+  fi
+elif [[ $NO_ROLE == true ]]; then
   ROLE_ARN=""
   log "No IRSA role (--no-role): the pod needs an EKS Pod Identity association for $NAMESPACE/$SERVICE_ACCOUNT"
 elif [[ -n $ROLE_ARN ]]; then
@@ -321,6 +411,16 @@ if [[ $METHOD == helm ]]; then
     --atomic --wait --timeout "$TIMEOUT"
 else
   log "kustomize overlay for $NAMESPACE"
+  # The base's Namespace (restricted PSS labels, owned by this app) is for the dedicated namespace sqs-archiver only.
+  # Another namespace is assumed shared: kustomize would otherwise rename the base Namespace to it, relabel it, and
+  # a later `kubectl delete -f` of these manifests would delete it with everything in it.
+  SHARED_NAMESPACE=false
+  if [[ $NAMESPACE != sqs-archiver ]]; then
+    SHARED_NAMESPACE=true
+    if ! exists kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} get namespace "$NAMESPACE"; then
+      run kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} create namespace "$NAMESPACE"
+    fi
+  fi
   mkdir -p "$WORKDIR/overlay"
   cp -R "$SCRIPT_DIR/k8s" "$WORKDIR/base"
   {
@@ -333,7 +433,13 @@ else
     if [[ -n $KMS_KEY_ARN ]]; then
       printf '      - "%s"\n' "S3_SSE=aws:kms" "S3_KMS_KEY_ID=$KMS_KEY_ARN"
     fi
-    printf 'patches:\n  - target:\n      kind: ServiceAccount\n      name: sqs-archiver\n    patch: |-\n'
+    printf 'patches:\n'
+    if [[ $SHARED_NAMESPACE == true ]]; then
+      printf '  - target:\n      kind: Namespace\n    patch: |-\n'
+      # shellcheck disable=SC2016 # "$patch: delete" is kustomize's literal directive, not a shell expansion
+      printf '      $patch: delete\n      apiVersion: v1\n      kind: Namespace\n      metadata:\n        name: sqs-archiver\n'
+    fi
+    printf '  - target:\n      kind: ServiceAccount\n      name: sqs-archiver\n    patch: |-\n'
     if [[ -n $ROLE_ARN ]]; then
       printf '      - op: replace\n        path: /metadata/annotations/eks.amazonaws.com~1role-arn\n        value: "%s"\n' "$ROLE_ARN"
     else

@@ -59,6 +59,7 @@ run() {
 
 # capture PLACEHOLDER CMD...: print CMD's stdout (trimmed); in dry-run mode print PLACEHOLDER instead.
 # Use as: VAR=$(capture '<x>' cmd ...); the command line is printed on fd 3, outside the substitution.
+# CMD's failure is capture's failure (errexit does not reach into $(...)), so the assignment fails with it.
 capture() {
   local placeholder=$1
   shift
@@ -68,7 +69,7 @@ capture() {
     return 0
   fi
   local out
-  out=$("$@")
+  out=$("$@") || return
   printf '%s\n' "${out//[$'\r\n']/}"
 }
 

@@ -1,6 +1,8 @@
 /**
  * The IAM actions this service needs, one per SDK command it sends (its own calls and sqs-consumer's).
- * iam/policy.json must grant exactly these; a test compares both with the commands the code imports.
+ * iam/policy.json, iam/policy-sse-kms.json and the CloudFormation role (infra/cloudformation/sqs-archiver.yaml) must
+ * grant exactly these; test/deploy/consistency.test.ts compares them with the commands the service code imports
+ * (src/cli/ and src/replay/ are tools with their own policies and are not scanned).
  */
 export const SQS_COMMANDS = [
   "GetQueueUrl",
@@ -10,9 +12,13 @@ export const SQS_COMMANDS = [
   "ChangeMessageVisibilityBatch",
 ] as const;
 
-export const S3_COMMANDS = ["PutObject"] as const;
+/** HeadBucket: the start-up preflight that checks the bucket exists and where it lives. */
+export const S3_COMMANDS = ["PutObject", "HeadBucket"] as const;
 
-/** Batch APIs are authorised by their single-message action names. */
+/**
+ * Batch APIs are authorised by their single-message action names; HeadBucket by s3:ListBucket on the bucket ARN
+ * (without it S3 still answers 403 with x-amz-bucket-region, but cannot tell "missing" from "denied").
+ */
 export const IAM_ACTIONS = [
   "sqs:GetQueueUrl",
   "sqs:GetQueueAttributes",
@@ -20,7 +26,13 @@ export const IAM_ACTIONS = [
   "sqs:DeleteMessage",
   "sqs:ChangeMessageVisibility",
   "s3:PutObject",
+  "s3:ListBucket",
 ] as const;
 
-/** Only needed when S3_SSE=aws:kms. */
-export const KMS_ACTIONS = ["kms:GenerateDataKey", "kms:Encrypt"] as const;
+/**
+ * Only needed when S3_SSE=aws:kms (or the bucket's default key is a customer managed key). A single-request
+ * PutObject needs only a data key (kms:GenerateDataKey); kms:Encrypt is never called by S3. kms:Decrypt would be
+ * needed for multipart uploads (S3 decrypts the data key to complete them) and for reading archives back; the service
+ * does neither (a test fails if it starts importing multipart commands while this list lacks kms:Decrypt).
+ */
+export const KMS_ACTIONS = ["kms:GenerateDataKey"] as const;

@@ -37,7 +37,15 @@ const OVERRIDABLE = [
   "HEALTH_PORT",
   "LOG_LEVEL",
   "SHUTDOWN_TIMEOUT_SECONDS",
+  "ARCHIVE_FORMAT",
+  "ARCHIVE_COMPRESSION",
+  "BATCH_MAX_MESSAGES",
+  "BATCH_MAX_BYTES",
+  "BATCH_MAX_SECONDS",
+  "MAX_INFLIGHT_BYTES",
 ];
+
+const DECOMPRESS = { gzip: "zcat", zstd: "zstd -dc", none: "cat" } as const;
 
 /**
  * `npm run local`: the embedded fauxqs emulator on 127.0.0.1 with S3 objects as plain files, a queue and a bucket,
@@ -64,6 +72,8 @@ export async function runLocal(o: LocalOptions): Promise<LocalHandle> {
     WAIT_TIME_SECONDS: "1",
     CONCURRENCY: "2",
     SHUTDOWN_TIMEOUT_SECONDS: "10",
+    // Batched mode locally: objects within seconds, not the production minute.
+    BATCH_MAX_SECONDS: "5",
   };
   for (const k of OVERRIDABLE) {
     const v = o.env[k];
@@ -79,6 +89,20 @@ export async function runLocal(o: LocalOptions): Promise<LocalHandle> {
   const creds = "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1";
   const replayEnv = `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_ENDPOINT_URL=${endpoint} S3_FORCE_PATH_STYLE=true`;
   const cliPath = fileURLToPath(new URL("./cli.js", import.meta.url));
+  const ndjson = config.archiveFormat === "ndjson";
+  const aws = `${creds} aws --endpoint-url ${endpoint}`;
+  const where = ndjson
+    ? [
+        `Batched mode (ARCHIVE_FORMAT=ndjson, ${config.archiveCompression}): messages land together in one object within BATCH_MAX_SECONDS (${config.batchMaxSeconds} s).`,
+        "Read every archived message, one JSON envelope per line:",
+        `  for k in $(${aws} s3 ls --recursive s3://${o.bucket}/${config.prefix} | awk '{print $4}'); do ${aws} s3 cp s3://${o.bucket}/$k - | ${DECOMPRESS[config.archiveCompression]}; done`,
+      ]
+    : [
+        "Its archive appears within a second as a file:",
+        `  ${join(objects, config.prefix)}YYYY/MM/DD/HH/<MessageId>.json.data`,
+        "or through S3:",
+        `  ${creds} aws s3 ls --endpoint-url ${endpoint} --recursive s3://${o.bucket}/${config.prefix}`,
+      ];
   for (const line of [
     "",
     "sqs-archiver local mode is running.",
@@ -90,10 +114,7 @@ export async function runLocal(o: LocalOptions): Promise<LocalHandle> {
     "Send a message:",
     `  ${creds} aws sqs send-message --endpoint-url ${endpoint} --queue-url ${queueUrl} --message-body '{"hello":"world"}'`,
     "",
-    "Its archive appears within a second as a file:",
-    `  ${join(objects, config.prefix)}YYYY/MM/DD/HH/<MessageId>.json.data`,
-    "or through S3:",
-    `  ${creds} aws s3 ls --endpoint-url ${endpoint} --recursive s3://${o.bucket}/${config.prefix}`,
+    ...where,
     "",
     `Replay the last hour's archive into ${o.queueName}-replay (docs/replay.md), and print the Athena table (docs/query.md):`,
     `  ${replayEnv} node ${cliPath} replay --since 1h --to ${replayQueueUrl} --bucket ${o.bucket} --prefix ${config.prefix}`,

@@ -2,16 +2,17 @@
  * Admission control for receives: the in-flight byte budget (MAX_INFLIGHT_BYTES) and, in ndjson mode, the number of
  * buffered messages. A receive loop must be admitted before it calls ReceiveMessage and waits while the budget is
  * spent. Because a receive's size is unknown until it returns, each open poll reserves its worst plausible size
- * (MAX_MESSAGES_PER_POLL x the largest body seen lately), so the bytes held never pass the budget by more than one
- * poll's surprise; one poll is always admitted when nothing is held, so a budget smaller than one message still moves.
+ * (MAX_MESSAGES_PER_POLL x the largest body seen lately, 1 MiB before the first receive), so the bytes held never
+ * pass the budget; one poll is always admitted when nothing is held or reserved, so a budget smaller than one poll
+ * still moves (then at most one poll's worth is held).
  */
 export interface BackpressureOptions {
   maxBytes: number;
   /** Messages held (received, not yet deleted or released); Infinity when only bytes bound them. */
   maxMessages: number;
   messagesPerPoll: number;
-  /** Size assumed for a message before any is seen, and the floor of the running estimate. */
-  initialMessageBytes?: number;
+  /** Floor of the running per-message size estimate (which starts at the largest body SQS can deliver). */
+  minMessageBytes?: number;
   onChange?: (state: { bytes: number; messages: number }) => void;
 }
 
@@ -29,8 +30,9 @@ export class Backpressure {
   private readonly sizes = new WeakMap<object, number>();
 
   constructor(private readonly o: BackpressureOptions) {
-    this.floor = o.initialMessageBytes ?? 64 * 1024;
-    this.estimate = this.floor;
+    this.floor = o.minMessageBytes ?? 64 * 1024;
+    // Nothing is known before the first receive: assume the worst, and let small bodies bring the estimate down.
+    this.estimate = MAX_BODY_BYTES;
   }
 
   /** Body bytes charged for a message by hold(); 0 for one never charged. */
@@ -108,8 +110,10 @@ export class Backpressure {
     }
     this.bytes += sum;
     this.messages += bodyBytes.length;
-    // The estimate jumps to a large body at once and decays slowly, so a run of 1 MiB bodies is met with room for them.
-    this.estimate = Math.min(MAX_BODY_BYTES, Math.max(this.floor, largest, Math.round(this.estimate * 0.98)));
+    // The estimate jumps to a large body at once and decays by 2% per smaller message, so a run of 1 MiB bodies is met
+    // with room for them and a stream of small ones reaches the floor within a couple of hundred messages.
+    const decayed = Math.round(this.estimate * 0.98 ** bodyBytes.length);
+    this.estimate = Math.min(MAX_BODY_BYTES, Math.max(this.floor, largest, decayed));
     this.o.onChange?.({ bytes: this.bytes, messages: this.messages });
   }
 

@@ -1,8 +1,8 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { IAM_ACTIONS, KMS_ACTIONS, S3_COMMANDS, SQS_COMMANDS } from "../../src/aws/aws-actions.js";
-import { SERVICE_ENV_VARS, loadConfig } from "../../src/config.js";
+import { S3_MAX_ATTEMPTS, SERVICE_ENV_VARS, loadConfig } from "../../src/config.js";
 import { DEFAULT_HEALTH_PORT, HEALTH_PATH, METRICS_PATH, READY_PATH } from "../../src/http/http-contract.js";
 import { createMetrics } from "../../src/metrics.js";
 import { CHART, K8S, ROOT, find, helmTemplate, kustomize, type K8sObject } from "./helpers.js";
@@ -58,6 +58,55 @@ describe("configuration: manifests and the service's config schema agree", () =>
     expect(config.region).toBe("eu-west-1");
   });
 
+  it("batched-mode values reach the ConfigMap and load as the service reads them", () => {
+    const config = loadConfig(configMapData(helmFull));
+    expect(config.archiveFormat).toBe("ndjson");
+    expect(config.archiveCompression).toBe("zstd");
+    expect(config.batchMaxSeconds).toBe(30);
+    expect(config.maxInflightBytes).toBe(32 * 1024 * 1024);
+    expect(config.s3Region).toBe("eu-west-1");
+    // visibility left to the service: batchMaxSeconds + 4 x s3RequestTimeoutSeconds + 30
+    expect(config.visibilityTimeoutSeconds).toBe(30 + S3_MAX_ATTEMPTS * 30 + 30);
+    const big = configMapData(helmTemplate([...MINIMAL, "--set", "config.batchMaxBytes=5368709120,config.maxInflightBytes=1073741824"]));
+    expect(big.BATCH_MAX_BYTES).toBe("5368709120");
+    expect(loadConfig(big).maxInflightBytes).toBe(1024 ** 3);
+  });
+
+  it("the chart's ndjson visibility guard refuses exactly what the service refuses", () => {
+    const cases: Array<[number, number, number]> = [
+      [180, 60, 30],
+      [181, 60, 30],
+      [60, 10, 10],
+      [51, 10, 10],
+      [50, 10, 10],
+    ];
+    for (const [visibility, batch, timeout] of cases) {
+      const set = `config.archiveFormat=ndjson,config.visibilityTimeoutSeconds=${visibility},config.batchMaxSeconds=${batch},config.s3RequestTimeoutSeconds=${timeout},config.shutdownTimeoutSeconds=30`;
+      let chartOk = true;
+      let data: Record<string, string> = {};
+      try {
+        data = configMapData(helmTemplate([...MINIMAL, "--set", set]));
+      } catch {
+        chartOk = false;
+      }
+      const env = {
+        ...REQUIRED,
+        ARCHIVE_FORMAT: "ndjson",
+        VISIBILITY_TIMEOUT_SECONDS: String(visibility),
+        BATCH_MAX_SECONDS: String(batch),
+        S3_REQUEST_TIMEOUT_SECONDS: String(timeout),
+      };
+      let serviceOk = true;
+      try {
+        loadConfig(env);
+      } catch {
+        serviceOk = false;
+      }
+      expect(chartOk, set).toBe(serviceOk);
+      if (chartOk) expect(() => loadConfig(data), set).not.toThrow();
+    }
+  });
+
   it.each(sources)("%s env entries only reference ConfigMap keys that exist", (_name, objects) => {
     const dep = find(objects, "Deployment") as any;
     const data = configMapData(objects);
@@ -92,13 +141,23 @@ describe("probes and ports: manifests and the HTTP contract agree", () => {
   it.each([
     ["k8s/", kustomized],
     ["helm (minimal values)", helmMinimal],
-  ] as Array<[string, K8sObject[]]>)("%s Service carries the Prometheus scrape annotations", (_name, objects) => {
-    const svc = find(objects, "Service");
-    expect(svc.metadata.annotations).toMatchObject({
+  ] as Array<[string, K8sObject[]]>)("%s carries the Prometheus scrape annotations on the pod template only (one scrape per pod)", (_name, objects) => {
+    const dep = find(objects, "Deployment") as any;
+    expect(dep.spec.template.metadata.annotations).toMatchObject({
       "prometheus.io/scrape": "true",
       "prometheus.io/port": String(DEFAULT_HEALTH_PORT),
       "prometheus.io/path": METRICS_PATH,
     });
+    // Annotating the Service as well makes the endpoints job scrape every pod a second time.
+    const scrapeAnnotated = objects.filter((o) => o.metadata.annotations?.["prometheus.io/scrape"] === "true");
+    expect(scrapeAnnotated).toEqual([]);
+    expect(find(objects, "Service").metadata.annotations ?? {}).not.toHaveProperty("prometheus.io/scrape");
+  });
+
+  it("with the ServiceMonitor on, no scrape annotations at all (the ServiceMonitor is the one scrape)", () => {
+    const dep = find(helmFull, "Deployment") as any;
+    expect(dep.spec.template.metadata.annotations ?? {}).not.toHaveProperty("prometheus.io/scrape");
+    expect(find(helmFull, "Service").metadata.annotations ?? {}).not.toHaveProperty("prometheus.io/scrape");
   });
 
   it("the ServiceMonitor scrapes METRICS_PATH on the http port", () => {
@@ -155,6 +214,20 @@ describe("metrics: alerts and dashboard use names the service exports", () => {
     const own = [...ex.names].filter((n) => n.startsWith("sqs_archiver_"));
     expect(own.filter((n) => !onDashboard.has(n))).toEqual([]);
   });
+
+  it("every other metric on the dashboard is the service's default process metrics or a named exporter's", async () => {
+    const ex = await exported();
+    const dashboard = JSON.parse(readFileSync(join(CHART, "dashboards/sqs-archiver.json"), "utf8")) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join("\n");
+    const metricNames = new Set([...exprs.matchAll(/\b([a-z_][a-z0-9_]*)\s*\{/g)].map((m) => m[1] as string));
+    // cAdvisor (kubelet), kube-state-metrics and the CloudWatch exporter (YACE naming, as the alerts use).
+    const external = /^(container_cpu_cfs_(throttled_)?periods_total|container_cpu_usage_seconds_total|container_memory_working_set_bytes|kube_pod_container_resource_(limits|requests)|aws_sqs_[a-z_]+)$/;
+    const problems = [...metricNames].filter((n) => !n.startsWith("sqs_archiver_") && !ex.names.has(n) && !external.test(n));
+    expect(problems).toEqual([]);
+    for (const required of ["process_resident_memory_bytes", "kube_pod_container_resource_limits", "container_cpu_cfs_throttled_periods_total", "nodejs_eventloop_lag_p99_seconds", "aws_sqs_approximate_number_of_messages_visible_maximum", "aws_sqs_approximate_age_of_oldest_message_maximum"]) {
+      expect(metricNames, required).toContain(required);
+    }
+  });
 });
 
 describe("IAM: the policy grants exactly what the code sends", () => {
@@ -169,10 +242,19 @@ describe("IAM: the policy grants exactly what the code sends", () => {
   const resources = (p: { Statement: Statement[] }) => p.Statement.flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]));
 
   /** Commands the code constructs: src/ plus sqs-consumer, which sends receive/delete/visibility calls itself. */
+  /**
+   * The service's own code: src/ without src/cli/ and src/replay/ (operator tools such as `sqs-archiver replay`, which
+   * send ListObjectsV2/GetObject/SendMessageBatch under their own policy; the service role must not need those).
+   */
+  const serviceSources = () =>
+    readdirSync(join(ROOT, "src"), { recursive: true, encoding: "utf8" }).filter(
+      (f) => f.endsWith(".ts") && !/^(cli|replay)[\\/]/.test(f),
+    );
+
   function commandsSent(): { sqs: Set<string>; s3: Set<string> } {
     const sqs = new Set<string>();
     const s3 = new Set<string>();
-    const srcFiles = readdirSync(join(ROOT, "src"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+    const srcFiles = serviceSources();
     for (const f of srcFiles) {
       const text = readFileSync(join(ROOT, "src", f), "utf8");
       for (const m of text.matchAll(/import\s*{([^}]*)}\s*from\s*"@aws-sdk\/client-(sqs|s3)"/g)) {
@@ -190,7 +272,9 @@ describe("IAM: the policy grants exactly what the code sends", () => {
     return { sqs, s3 };
   }
 
-  const toAction = (service: string, command: string) => `${service}:${command.replace(/Batch$/, "")}`;
+  /** Batch APIs use the single-message action; HeadBucket is authorised by s3:ListBucket (on the bucket ARN). */
+  const toAction = (service: string, command: string) =>
+    service === "s3" && command === "HeadBucket" ? "s3:ListBucket" : `${service}:${command.replace(/Batch$/, "")}`;
 
   it("policy.json grants exactly IAM_ACTIONS", () => {
     expect(actions(policy("policy.json")).sort()).toEqual([...IAM_ACTIONS].sort());
@@ -211,6 +295,46 @@ describe("IAM: the policy grants exactly what the code sends", () => {
     const contract = new Set([...SQS_COMMANDS.map((c) => toAction("sqs", c)), ...S3_COMMANDS.map((c) => toAction("s3", c))]);
     expect([...IAM_ACTIONS].filter((a) => !contract.has(a))).toEqual([]);
     for (const c of sent.s3) expect(S3_COMMANDS as readonly string[]).toContain(c);
+  });
+
+  it("the source scan skips operator tools (src/cli, src/replay) but sees the service's own modules", () => {
+    const files = serviceSources();
+    expect(files.some((f) => f.startsWith("cli"))).toBe(false);
+    expect(files.some((f) => f.startsWith("replay"))).toBe(false);
+    expect(files).toContain(join("sinks", "s3-writer.ts"));
+    expect(commandsSent().s3).toContain("PutObject");
+  });
+
+  it("KMS: GenerateDataKey only; no kms:Encrypt (S3 never calls it); kms:Decrypt only if the service uploads multipart", () => {
+    expect(KMS_ACTIONS).toContain("kms:GenerateDataKey");
+    expect(KMS_ACTIONS as readonly string[]).not.toContain("kms:Encrypt");
+    const text = serviceSources().map((f) => readFileSync(join(ROOT, "src", f), "utf8")).join("\n");
+    const multipart = /CreateMultipartUploadCommand|UploadPartCommand|@aws-sdk\/lib-storage/.test(text);
+    // Completing a multipart upload with SSE-KMS makes S3 decrypt the data key with the caller's rights.
+    expect((KMS_ACTIONS as readonly string[]).includes("kms:Decrypt")).toBe(multipart);
+  });
+
+  it("s3:ListBucket (for the HeadBucket preflight) is granted on the bucket ARN only, never on objects", () => {
+    for (const file of ["policy.json", "policy-sse-kms.json"]) {
+      const p = policy(file);
+      const list = p.Statement.filter((s) => actions({ Statement: [s] }).includes("s3:ListBucket"));
+      expect(list, file).toHaveLength(1);
+      expect(actions({ Statement: list })).toEqual(["s3:ListBucket"]);
+      expect(list[0]?.Resource).toBe("arn:${AWS_PARTITION}:s3:::${S3_BUCKET_NAME}");
+      for (const forbidden of ["s3:GetObject", "s3:DeleteObject", "sqs:SendMessage", "kms:Encrypt", "kms:Decrypt"]) {
+        expect(actions(p), `${file} ${forbidden}`).not.toContain(forbidden);
+      }
+    }
+  });
+
+  it("the KEDA scaler role gets sqs:GetQueueAttributes on the one queue, trusting only the KEDA operator's role", () => {
+    const p = policy("keda-policy.json");
+    expect(actions(p)).toEqual(["sqs:GetQueueAttributes"]);
+    expect(resources(p)).toEqual(["arn:${AWS_PARTITION}:sqs:${AWS_REGION}:${AWS_ACCOUNT_ID}:${SQS_QUEUE_NAME}"]);
+    const t = policy("keda-trust-policy.json") as any;
+    expect(t.Statement).toHaveLength(1);
+    expect(t.Statement[0].Principal).toEqual({ AWS: "arn:${AWS_PARTITION}:iam::${KEDA_ACCOUNT_ID}:role/${KEDA_OPERATOR_ROLE_NAME}" });
+    expect(t.Statement[0].Action).toContain("sts:AssumeRole");
   });
 
   it("scopes resources to the one queue and the bucket prefix, with no wildcards in actions", () => {
@@ -250,8 +374,11 @@ describe("IAM: the policy grants exactly what the code sends", () => {
     });
   });
 
-  it("the README explains the files", () => {
+  it("the README explains every file and cites only files that exist", () => {
     const readme = readFileSync(join(ROOT, "iam/README.md"), "utf8");
-    for (const f of ["policy.json", "policy-sse-kms.json", "trust-policy-irsa.json", "trust-policy-pod-identity.json"]) expect(readme).toContain(f);
+    for (const f of readdirSync(join(ROOT, "iam")).filter((x) => x.endsWith(".json"))) expect(readme, f).toContain(f);
+    const cited = [...readme.matchAll(/`((?:src|test|infra|iam|docs|helm|k8s)\/[^`\s]+)`/g)].map((m) => m[1] as string);
+    expect(cited.length).toBeGreaterThan(0);
+    expect(cited.filter((c) => !existsSync(join(ROOT, c)))).toEqual([]);
   });
 });

@@ -136,6 +136,7 @@ describe("deploy.sh", () => {
         /^aws sts get-caller-identity --query Account --output text$/,
         /^aws ecr describe-repositories --region eu-west-1 --repository-names sqs-archiver$/,
         /^aws ecr create-repository --region eu-west-1 --repository-name sqs-archiver .*--image-tag-mutability IMMUTABLE/,
+        /^aws ecr describe-images --region eu-west-1 --repository-name sqs-archiver --image-ids imageTag=0123456789ab$/,
         /^aws ecr get-login-password --region eu-west-1 \| docker login --username AWS --password-stdin '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com'$/,
         /^docker build --pull --platform linux\/amd64 .*--tag '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/sqs-archiver:0123456789ab' \S+$/,
         /^docker push '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/sqs-archiver:0123456789ab'$/,
@@ -245,6 +246,141 @@ describe("deploy.sh", () => {
       expect(find(objects, "ServiceAccount").metadata.annotations?.["eks.amazonaws.com/role-arn"]).toBe(
         "arn:aws:iam::111122223333:role/sqs-archiver-prod",
       );
+    });
+  });
+
+  describe("--dry-run with a KMS alias, an existing shared namespace and kustomize", () => {
+    const alias = "arn:aws:kms:eu-west-1:123456789012:alias/archive";
+    const args = ["--dry-run", "--method", "kustomize", "--skip-build", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod",
+      "--account-id", "111122223333", "--image-tag", "v1", "--kms-key-arn", alias, "--namespace", "team-shared", "--skip-test-message"];
+    const r = deploy(args, ["aws", "kubectl"]);
+    const cmds = commands(r.stdout);
+
+    it("resolves the alias to its key ARN before writing the policy, and never puts the alias in it", () => {
+      expect(r.code, r.stderr).toBe(0);
+      const describe = cmds.findIndex((c) => c.startsWith("aws kms describe-key --region eu-west-1 --key-id arn:aws:kms:eu-west-1:123456789012:alias/archive"));
+      const put = cmds.findIndex((c) => c.startsWith("aws iam put-role-policy"));
+      expect(describe).toBeGreaterThanOrEqual(0);
+      expect(describe).toBeLessThan(put);
+      const policy = readFileSync(join(workdir(r.stdout), "policy.json"), "utf8");
+      expect(policy).not.toContain(":alias/");
+      expect(policy).toMatch(/"arn:aws:kms:eu-west-1:[^"]*:key\/[^"]+"/);
+    });
+
+    it("neither renames, relabels nor owns the shared namespace: no Namespace object, created only if missing", async () => {
+      expect(cmds).toContain("kubectl get namespace team-shared");
+      expect(cmds).toContain("kubectl create namespace team-shared");
+      const objects = kustomize(join(workdir(r.stdout), "overlay"));
+      await validateAll(objects);
+      expect(objects.filter((o) => o.kind === "Namespace")).toEqual([]);
+      for (const o of objects) expect(o.metadata.namespace, o.kind).toBe("team-shared");
+    });
+
+    it("keeps the base's own restricted Namespace when deploying to the dedicated namespace sqs-archiver", () => {
+      const own = deploy(args.map((a) => (a === "team-shared" ? "sqs-archiver" : a)), ["aws", "kubectl"]);
+      expect(own.code, own.stderr).toBe(0);
+      const ns = find(kustomize(join(workdir(own.stdout), "overlay")), "Namespace");
+      expect(ns.metadata.name).toBe("sqs-archiver");
+      expect(ns.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+      expect(commands(own.stdout).some((c) => c.startsWith("kubectl create namespace"))).toBe(false);
+    });
+  });
+
+  describe("--create-infra (dry run)", () => {
+    const r = deploy(["--dry-run", "--create-infra", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod", "--image-tag", "t1", "--skip-build", "--account-id", "123456789012"], ["aws", "kubectl", "helm"]);
+    const cmds = commands(r.stdout);
+
+    it("deploys the CloudFormation stack instead of managing IAM itself, with parameters the template declares", () => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(cmds.some((c) => c.startsWith("aws iam "))).toBe(false);
+      const line = cmds.find((c) => c.startsWith("aws cloudformation deploy")) as string;
+      expect(line).toMatch(/--stack-name sqs-archiver-orders .*--template-file \S+\/infra\/cloudformation\/sqs-archiver\.yaml/);
+      expect(line).toContain("--capabilities CAPABILITY_NAMED_IAM");
+      const w = words(line);
+      const overrides = w.slice(w.indexOf("--parameter-overrides") + 1);
+      const template = readFileSync(join(ROOT, "infra/cloudformation/sqs-archiver.yaml"), "utf8");
+      const declared = new Set([...template.matchAll(/^ {2}([A-Za-z]+):\n {4}Type: (?:String|Number)/gm)].map((m) => m[1]));
+      const keys = overrides.map((o) => o.split("=")[0]);
+      expect(keys.filter((k) => !declared.has(k))).toEqual([]);
+      expect(overrides).toEqual(expect.arrayContaining(["QueueName=orders", "BucketName=acme-archive", "IdentityType=IRSA", "ArchivePrefix=sqs-messages/"]));
+    });
+
+    it("feeds the stack's outputs to helm", () => {
+      expect(cmds.map(words)).toContainEqual(expect.arrayContaining(["describe-stacks", "Stacks[0].Outputs[?OutputKey=='RoleArn'].OutputValue"]));
+      const helm = cmds.find((c) => c.startsWith("helm upgrade")) as string;
+      expect(words(helm)).toContain("serviceAccount.roleArn=<RoleArn>");
+    });
+  });
+
+  describe("a real run against fake aws, docker, helm and kubectl", () => {
+    const fake = join(sandbox, "fake-bin");
+    const log = join(sandbox, "fake.log");
+    const captured = join(sandbox, "captured");
+    mkdirSync(fake, { recursive: true });
+    mkdirSync(captured, { recursive: true });
+    // aws answers what deploy.sh and smoke-test.sh ask; FAKE_* variables choose the scenario.
+    writeFileSync(
+      join(fake, "aws"),
+      `#!/usr/bin/env bash
+echo "aws $*" >> "${log}"
+case "$1 $2" in
+  "sts get-caller-identity") echo 123456789012 ;;
+  "ecr describe-repositories") exit 0 ;;
+  "ecr describe-images") [ "\${FAKE_IMAGE_EXISTS:-}" = 1 ] || { echo "ImageNotFoundException" >&2; exit 254; } ;;
+  "ecr get-login-password") echo secret ;;
+  "kms describe-key") [ -n "\${FAKE_KEY_ARN:-}" ] || { echo "NotFoundException" >&2; exit 254; }; echo "$FAKE_KEY_ARN" ;;
+  "eks describe-cluster") echo https://oidc.eks.eu-west-1.amazonaws.com/id/ABC123 ;;
+  "iam get-open-id-connect-provider" | "iam get-role" | "iam update-assume-role-policy") exit 0 ;;
+  "iam put-role-policy")
+    for a in "$@"; do case $a in file://*) cp "\${a#file://}" "${captured}/policy.json" ;; esac; done ;;
+  "sqs send-message") echo mid-1 ;;
+  "s3 ls") echo "2026-01-01 00:00:00 512 mid-1.json" ;;
+  *) echo "fake aws: unexpected $*" >&2; exit 97 ;;
+esac
+`,
+    );
+    for (const tool of ["docker", "helm"]) writeFileSync(join(fake, tool), `#!/usr/bin/env bash\ncat > /dev/null <&0 &\necho "${tool} $*" >> "${log}"\n`);
+    writeFileSync(join(fake, "kubectl"), `#!/usr/bin/env bash\necho "kubectl $*" >> "${log}"\necho '{"status":"ok"}'\n`);
+    for (const tool of ["aws", "docker", "helm", "kubectl"]) chmodSync(join(fake, tool), 0o755);
+
+    const realRun = (extra: string[], env: Record<string, string>) => {
+      writeFileSync(log, "");
+      rmSync(join(captured, "policy.json"), { force: true });
+      const r = run(BASH, [DEPLOY, "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod", "--image-tag", "0123456789ab", "--verify-timeout", "5", ...extra], {
+        env: { PATH: `${fake}:/usr/local/bin:/usr/bin:/bin`, HOME: sandbox, TMPDIR: sandbox, LANG: "C.UTF-8", ...env },
+      });
+      return { ...r, log: readFileSync(log, "utf8").split("\n").filter(Boolean) };
+    };
+
+    it("re-running on a commit whose image is already in ECR neither rebuilds nor pushes (immutable tags)", () => {
+      const again = realRun([], { FAKE_IMAGE_EXISTS: "1" });
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toContain("already in ECR: not rebuilding or pushing");
+      expect(again.log.filter((l) => l.startsWith("docker "))).toEqual([]);
+      expect(again.log).toContainEqual(expect.stringMatching(/^helm upgrade --install /));
+      const first = realRun([], {});
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.log.filter((l) => /^docker (build|push) /.test(l))).toHaveLength(2);
+    });
+
+    it("writes the resolved key ARN, not the alias, into the role policy and the ConfigMap value", () => {
+      const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+      const r = realRun(["--kms-key-arn", "arn:aws:kms:eu-west-1:123456789012:alias/archive"], { FAKE_IMAGE_EXISTS: "1", FAKE_KEY_ARN: key });
+      expect(r.code, r.stderr).toBe(0);
+      const policy = JSON.parse(readFileSync(join(captured, "policy.json"), "utf8")) as any;
+      const kms = policy.Statement.find((s: any) => String(s.Action).includes("kms:"));
+      expect(kms.Resource).toBe(key);
+      expect(r.log.find((l) => l.startsWith("helm upgrade"))).toContain(`config.s3KmsKeyId=${key}`);
+    });
+
+    it("refuses an alias it cannot resolve, before touching IAM or the cluster", () => {
+      const r = realRun(["--kms-key-arn", "arn:aws:kms:eu-west-1:123456789012:alias/missing"], { FAKE_IMAGE_EXISTS: "1" });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("cannot resolve arn:aws:kms:eu-west-1:123456789012:alias/missing");
+      expect(r.log.some((l) => l.startsWith("aws iam ") || l.startsWith("helm ") || l.startsWith("kubectl "))).toBe(false);
+      const weird = realRun(["--kms-key-arn", "arn:aws:kms:eu-west-1:123456789012:alias/archive"], { FAKE_IMAGE_EXISTS: "1", FAKE_KEY_ARN: "None" });
+      expect(weird.code).toBe(1);
+      expect(weird.stderr).toContain("refusing to use");
     });
   });
 });

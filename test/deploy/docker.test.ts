@@ -18,8 +18,15 @@ interface Stage {
   instructions: Instruction[];
 }
 
-/** Instructions (continuation lines joined, comments dropped), grouped by stage. */
+/** Global ARG defaults (before the first FROM), which FROM lines may use as ${NAME}. */
+function globalArgs(text: string): Record<string, string> {
+  const head = text.split(/^FROM\s/m)[0] ?? "";
+  return Object.fromEntries([...head.matchAll(/^ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(\S+)\s*$/gm)].map((m) => [m[1] as string, m[2] as string]));
+}
+
+/** Instructions (continuation lines joined, comments dropped), grouped by stage; FROM ${ARG} resolved to its default. */
 function stages(text: string): Stage[] {
+  const defaults = globalArgs(text);
   const joined = text
     .split("\n")
     .filter((l) => !/^\s*#/.test(l))
@@ -33,7 +40,8 @@ function stages(text: string): Stage[] {
     const args = (m[2] as string).trim();
     if (keyword === "FROM") {
       const f = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
-      out.push({ from: f?.[1] ?? args, name: f?.[2], instructions: [] });
+      const from = (f?.[1] ?? args).replace(/^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/, (_m, name: string) => defaults[name] ?? `\${${name}}`);
+      out.push({ from, name: f?.[2], instructions: [] });
     } else {
       out.at(-1)?.instructions.push({ keyword, args });
     }
@@ -65,6 +73,15 @@ describe("Dockerfile", () => {
       expect(m?.[1], s.from).toBe(nvmrc.replace(/^v/, "").split(".")[0]);
       expect(m?.[1]).toBe(engines?.[1]);
     }
+  });
+
+  it("takes every stage's base from one NODE_IMAGE argument, which CI pins to a digest", () => {
+    expect(globalArgs(dockerfile).NODE_IMAGE).toBe("node:24-bookworm-slim");
+    expect(dockerfile.match(/^FROM \$\{NODE_IMAGE\} AS \w+$/gm)).toHaveLength(all.length);
+    expect(of(runtime, "LABEL").join(" ")).toContain("org.opencontainers.image.base.digest=");
+    const ci = readFileSync(join(ROOT, "Jenkinsfile-CI"), "utf8");
+    expect(ci).toMatch(/--build-arg NODE_IMAGE="\$NODE_IMAGE"/);
+    expect(ci).toContain("{{index .RepoDigests 0}}");
   });
 
   it("builds with npm ci and ships production dependencies only", () => {

@@ -143,7 +143,7 @@ describe("helm chart helm/sqs-archiver", () => {
     it("uses helm create's labels and selectors", () => {
       const dep = find(objects, "Deployment") as any;
       expect(dep.metadata.labels).toMatchObject({
-        "helm.sh/chart": "sqs-archiver-1.0.0",
+        "helm.sh/chart": "sqs-archiver-2.0.0",
         "app.kubernetes.io/name": "sqs-archiver",
         "app.kubernetes.io/instance": "sqs-archiver",
         "app.kubernetes.io/managed-by": "Helm",
@@ -151,7 +151,8 @@ describe("helm chart helm/sqs-archiver", () => {
       expect(dep.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "sqs-archiver", "app.kubernetes.io/instance": "sqs-archiver" });
       const svc = find(objects, "Service") as any;
       expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
-      expect(svc.metadata.annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/path": "/metrics" });
+      expect(dep.spec.template.metadata.annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/path": "/metrics" });
+      expect(svc.metadata.annotations ?? {}).not.toHaveProperty("prometheus.io/scrape");
     });
 
     it("names resources <release>-sqs-archiver unless the release name contains the chart name", () => {
@@ -163,7 +164,7 @@ describe("helm chart helm/sqs-archiver", () => {
   describe("rendered with every optional feature on", () => {
     const objects = helmTemplate(["-f", FULL_VALUES]);
 
-    it("renders the optional objects", () => {
+    it("renders the optional objects (no PodDisruptionBudget: KEDA may run a single replica)", () => {
       expect(kinds(objects)).toEqual([
         "ConfigMap",
         "ConfigMap",
@@ -235,12 +236,15 @@ describe("helm chart helm/sqs-archiver", () => {
       expect(names).not.toContain("SqsArchiverDeadLetterQueueNotEmpty");
     });
 
-    it("limits egress to DNS and HTTPS (plus the Pod Identity agent when asked)", () => {
+    it("limits egress to DNS, HTTPS and the EKS Pod Identity agent on IPv4 and IPv6", () => {
       const np = find(objects, "NetworkPolicy") as any;
       expect(np.spec.policyTypes).toEqual(["Ingress", "Egress"]);
       const ports = np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => `${p.protocol}/${p.port}`)).sort();
       expect(ports).toEqual(["TCP/443", "TCP/53", "TCP/80", "UDP/53"]);
-      expect(np.spec.egress.find((r: any) => r.ports[0].port === 80).to).toEqual([{ ipBlock: { cidr: "169.254.170.23/32" } }]);
+      expect(np.spec.egress.find((r: any) => r.ports[0].port === 80).to).toEqual([
+        { ipBlock: { cidr: "169.254.170.23/32" } },
+        { ipBlock: { cidr: "fd00:ec2::23/128" } },
+      ]);
     });
 
     it("pins the image by digest", () => {
@@ -257,13 +261,150 @@ describe("helm chart helm/sqs-archiver", () => {
     }
   });
 
-  it("renders the helm test pod under the restricted profile", async () => {
+  describe("the helm test pod", () => {
     const { helm } = ensureTools();
-    const out = runOk(helm, ["template", "sqs-archiver", CHART, "-f", DEFAULT_VALUES, "--show-only", "templates/tests/test-connection.yaml"]);
-    const [pod] = parseYamlDocs(out);
-    expect(pod?.kind).toBe("Pod");
-    await validateAll([pod as K8sObject]);
-    expect(restrictedPssProblems((pod as any).spec, "test pod")).toEqual([]);
+    const render = (values: string[]) =>
+      parseYamlDocs(runOk(helm, ["template", "sqs-archiver", CHART, ...values, "--show-only", "templates/tests/test-connection.yaml"]))[0] as any;
+    const pod = render(["-f", FULL_VALUES]);
+    const objects = helmTemplate(["-f", FULL_VALUES]);
+    const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+      Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+    it("is valid and runs under the restricted profile", async () => {
+      expect(pod?.kind).toBe("Pod");
+      await validateAll([pod as K8sObject]);
+      expect(restrictedPssProblems(pod.spec, "test pod")).toEqual([]);
+      expect(render(["-f", DEFAULT_VALUES]).kind).toBe("Pod");
+    });
+
+    it("is selected by neither the Service nor the NetworkPolicy (whose egress would block its requests)", () => {
+      const labels = pod.metadata.labels as Record<string, string>;
+      const svc = find(objects, "Service") as any;
+      const np = find(objects, "NetworkPolicy") as any;
+      expect(matches(svc.spec.selector, labels)).toBe(false);
+      expect(matches(np.spec.podSelector.matchLabels, labels)).toBe(false);
+      expect(labels["app.kubernetes.io/instance"]).toBe("sqs-archiver");
+    });
+
+    it("is admitted by the NetworkPolicy ingress when ingressFrom restricts it", () => {
+      const np = find(objects, "NetworkPolicy") as any;
+      const labels = pod.metadata.labels as Record<string, string>;
+      const peers = np.spec.ingress.flatMap((r: any) => r.from ?? []);
+      expect(peers.length).toBeGreaterThan(1);
+      expect(peers.some((p: any) => p.podSelector && !p.namespaceSelector && matches(p.podSelector.matchLabels, labels))).toBe(true);
+    });
+
+    it("has memory headroom over what node + fetch peaks at (~60 MiB)", () => {
+      const limit = String(pod.spec.containers[0].resources.limits.memory);
+      expect(limit).toMatch(/^\d+Mi$/);
+      expect(Number.parseInt(limit, 10)).toBeGreaterThanOrEqual(128);
+    });
+  });
+
+  describe("resources", () => {
+    it("a null CPU limit removes it; an empty string is rejected by the schema (it is not a quantity)", async () => {
+      const objs = helmTemplate(["-f", DEFAULT_VALUES, "--set", "resources.limits.cpu=null"]);
+      await validateAll(objs);
+      const limits = (find(objs, "Deployment") as any).spec.template.spec.containers[0].resources.limits;
+      expect(limits).not.toHaveProperty("cpu");
+      expect(limits.memory).toBe("512Mi");
+      const { helm } = ensureTools();
+      for (const bad of ["resources.limits.cpu=", "resources.requests.memory=", "resources.limits.memory="]) {
+        const r = run(helm, ["template", "x", CHART, "-f", DEFAULT_VALUES, "--set-string", bad]);
+        expect(r.code, bad).not.toBe(0);
+        expect(r.stderr, bad).toMatch(/resources/);
+      }
+    });
+
+    it("the documented default is 512Mi limit / 256Mi request with bench/RESULTS.md as the source", () => {
+      const dep = find(helmTemplate(["-f", DEFAULT_VALUES]), "Deployment") as any;
+      expect(dep.spec.template.spec.containers[0].resources).toEqual({
+        requests: { cpu: "500m", memory: "256Mi" },
+        limits: { cpu: "1", memory: "512Mi" },
+      });
+      const values = readFileSync(join(CHART, "values.yaml"), "utf8");
+      expect(values).toMatch(/resources\.limits\.cpu \[nullable\]/);
+      expect(values).toContain("bench/RESULTS.md");
+      expect(values).not.toMatch(/empty string: none/);
+    });
+  });
+
+  describe("PodDisruptionBudget", () => {
+    const pdbOf = (args: string[]) => helmTemplate(["-f", DEFAULT_VALUES, ...args]).filter((o) => o.kind === "PodDisruptionBudget");
+
+    it("is absent for a single replica (never blocks a node drain)", () => {
+      expect(pdbOf([])).toEqual([]);
+      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=1,replicaCount=3"])).toEqual([]);
+      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=0"])).toEqual([]);
+    });
+
+    it("protects all but one pod when at least two run (replicaCount, or KEDA's minimum)", async () => {
+      for (const args of [["--set", "replicaCount=2"], ["--set", "keda.enabled=true,keda.minReplicaCount=2"]]) {
+        const [pdb] = pdbOf(args) as any[];
+        expect(pdb, args.join(" ")).toBeDefined();
+        await validateAll([pdb]);
+        expect(pdb.spec.maxUnavailable).toBe(1);
+        expect(pdb.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "sqs-archiver", "app.kubernetes.io/instance": "sqs-archiver" });
+      }
+      expect(pdbOf(["--set", "replicaCount=2,pdb.create=false"])).toEqual([]);
+      const prod = helmTemplate(["-f", join(ROOT, "helm/environments/production.yaml"), "--set-string", "image.tag=abc"]);
+      expect(kinds(prod)).toContain("PodDisruptionBudget");
+    });
+  });
+
+  describe("KEDA identity", () => {
+    const ta = (args: string[]) => find(helmTemplate(["-f", DEFAULT_VALUES, "--set", "keda.enabled=true", ...args]), "TriggerAuthentication") as any;
+
+    it("defaults to the KEDA operator's identity (works with IRSA and EKS Pod Identity), provider aws", () => {
+      expect(ta([]).spec.podIdentity).toEqual({ provider: "aws", identityOwner: "keda" });
+      expect(ta(["--set", "keda.roleArn=arn:aws:iam::123456789012:role/keda-sqs"]).spec.podIdentity).toEqual({
+        provider: "aws",
+        roleArn: "arn:aws:iam::123456789012:role/keda-sqs",
+      });
+    });
+
+    it("refuses identityOwner workload without the IRSA role it depends on, or together with roleArn", () => {
+      const { helm } = ensureTools();
+      const podIdentity = run(helm, ["template", "x", CHART, "-f", DEFAULT_VALUES, "--set", "keda.enabled=true,keda.identityOwner=workload,serviceAccount.roleArn="]);
+      expect(podIdentity.code).not.toBe(0);
+      expect(podIdentity.stderr).toMatch(/Pod Identity/);
+      const both = run(helm, ["template", "x", CHART, "-f", DEFAULT_VALUES, "--set", "keda.enabled=true,keda.identityOwner=workload,keda.roleArn=arn:aws:iam::123456789012:role/k"]);
+      expect(both.code).not.toBe(0);
+      expect(both.stderr).toMatch(/mutually exclusive/);
+      expect(ta(["--set", "keda.identityOwner=workload"]).spec.podIdentity).toEqual({ provider: "aws", identityOwner: "workload" });
+    });
+  });
+
+  describe("batched (ndjson) mode", () => {
+    const { helm } = ensureTools();
+    const tpl = (...set: string[]) => run(helm, ["template", "x", CHART, "-f", DEFAULT_VALUES, "--set", ["config.archiveFormat=ndjson", ...set].join(",")]);
+
+    it("refuses a visibility timeout the service would refuse (<= batchMaxSeconds + 4 x s3RequestTimeoutSeconds)", () => {
+      const low = tpl("config.visibilityTimeoutSeconds=180");
+      expect(low.code).not.toBe(0);
+      expect(low.stderr).toMatch(/visibilityTimeoutSeconds \(180\) must be more than .* \(180\)/);
+      expect(tpl("config.visibilityTimeoutSeconds=181").code).toBe(0);
+      expect(tpl("config.visibilityTimeoutSeconds=100,config.batchMaxSeconds=10,config.s3RequestTimeoutSeconds=20").code).toBe(0);
+      // null leaves the choice to the service (sum + 30)
+      expect(tpl().code).toBe(0);
+      // message mode keeps the plain 2..43200 range
+      expect(run(helm, ["template", "x", CHART, "-f", DEFAULT_VALUES, "--set", "config.visibilityTimeoutSeconds=30"]).code).toBe(0);
+    });
+
+    it("keeps the drain long enough for the final flush and the grace period above long poll + drain", () => {
+      const shortDrain = tpl("config.shutdownTimeoutSeconds=10");
+      expect(shortDrain.code).not.toBe(0);
+      expect(shortDrain.stderr).toMatch(/shutdownTimeoutSeconds \(10\) must be at least config.s3RequestTimeoutSeconds/);
+      const grace = tpl("config.shutdownTimeoutSeconds=60");
+      expect(grace.code).not.toBe(0);
+      expect(grace.stderr).toMatch(/terminationGracePeriodSeconds/);
+      expect(tpl("config.shutdownTimeoutSeconds=60", "terminationGracePeriodSeconds=90").code).toBe(0);
+    });
+
+    it("schema rejects unknown formats and compressions", () => {
+      expect(tpl("config.archiveCompression=brotli").code).not.toBe(0);
+      expect(run(helm, ["template", "x", CHART, "-f", DEFAULT_VALUES, "--set", "config.archiveFormat=parquet"]).code).not.toBe(0);
+    });
   });
 
   it("NOTES.txt tells how to send a test message and where its archive lands", () => {

@@ -12,6 +12,7 @@ import { parseAllDocuments } from "yaml";
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const CHART = join(ROOT, "helm/sqs-archiver");
 export const K8S = join(ROOT, "k8s");
+export const CFN_TEMPLATE = join(ROOT, "infra/cloudformation/sqs-archiver.yaml");
 
 export interface RunResult {
   code: number | null;
@@ -148,6 +149,8 @@ async function modelFor(apiVersion: string, kind: string): Promise<ModelCtor> {
       return (await import("kubernetes-models/v1/Pod")).Pod;
     case "apps/v1/Deployment":
       return (await import("kubernetes-models/apps/v1/Deployment")).Deployment;
+    case "policy/v1/PodDisruptionBudget":
+      return (await import("kubernetes-models/policy/v1/PodDisruptionBudget")).PodDisruptionBudget;
     case "networking.k8s.io/v1/NetworkPolicy":
       return (await import("kubernetes-models/networking.k8s.io/v1/NetworkPolicy")).NetworkPolicy;
     case "monitoring.coreos.com/v1/ServiceMonitor":

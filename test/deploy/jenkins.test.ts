@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ROOT, requireSystemTool, run } from "./helpers.js";
 
 const CI = join(ROOT, "Jenkinsfile-CI");
@@ -46,6 +47,7 @@ describe("Jenkinsfiles", () => {
         "Test",
         "Helm lint and template",
         "Build image",
+        "SBOM and vulnerability scan",
         "Integration (LocalStack)",
         "Push to ECR",
         "Record tag for CD",
@@ -78,11 +80,11 @@ describe("Jenkinsfiles", () => {
 
     it("builds the image, logs in to ECR, pushes the commit tag and records it for CD", () => {
       expect(text).toContain("git rev-parse --short=12 HEAD");
-      expect(text).toContain("docker build --pull");
+      expect(text).toContain("docker build");
       expect(text).toContain("aws ecr get-login-password");
       expect(text).toContain('docker push "$IMAGE"');
       expect(text).toContain("writeFile file: 'image-tag.txt'");
-      expect(text).toContain("archiveArtifacts artifacts: 'image-tag.txt,image.txt'");
+      expect(text).toContain("archiveArtifacts artifacts: 'image-tag.txt,image.txt,image-digest.txt'");
       expect(text).toMatch(/build job: env\.CD_JOB[\s\S]*string\(name: 'IMAGE_TAG'[\s\S]*string\(name: 'ENVIRONMENT'/);
     });
   });
@@ -99,6 +101,7 @@ describe("Jenkinsfiles", () => {
         "Verify image in ECR",
         "Approve production",
         "Deploy",
+        "Check out IMAGE_TAG",
         "Helm upgrade",
         "Rollout status",
         "Smoke test",
@@ -127,7 +130,154 @@ describe("Jenkinsfiles", () => {
       expect(text).toContain('--values "$VALUES_FILE"');
       expect(text).toContain("kubectl rollout status");
       expect(text).toContain("./scripts/smoke-test.sh");
-      expect(text).toContain("helm rollback");
+      expect(text).toContain("./scripts/cd-rollback.sh");
     });
+
+    it("never runs `helm rollback <release> 0` (current - 1, whatever its status)", () => {
+      expect(text).not.toMatch(/helm rollback\s+\S+\s+0\b/);
+      const post = text.slice(text.indexOf("failure {", text.indexOf("stage('Smoke test')")));
+      expect(post).toContain('--previous "${PREVIOUS_REVISION:-}" --upgraded "${UPGRADED_REVISION:-}"');
+      const upgrade = text.slice(text.indexOf("stage('Helm upgrade')"), text.indexOf("stage('Rollout status')"));
+      // PREVIOUS before the upgrade, UPGRADED only after it completed.
+      expect(upgrade.indexOf("env.PREVIOUS_REVISION")).toBeLessThan(upgrade.indexOf("helm upgrade --install"));
+      expect(upgrade.indexOf("env.UPGRADED_REVISION")).toBeGreaterThan(upgrade.indexOf("helm upgrade --install"));
+    });
+
+    it("deploys the chart and values of the IMAGE_TAG commit, and the image by the digest ECR reports", () => {
+      const checkout = text.slice(text.indexOf("stage('Check out IMAGE_TAG')"), text.indexOf("stage('Helm upgrade')"));
+      expect(checkout).toContain('git checkout --quiet --detach "$revision"');
+      expect(checkout).toContain('test "$(git rev-parse --short=12 HEAD)" = "$IMAGE_TAG"');
+      expect(text).toContain("--query 'imageDetails[0].imageDigest'");
+      expect(text).toContain('--set-string image.digest="$IMAGE_DIGEST"');
+      expect(text).toMatch(/IMAGE_DIGEST ==~ \/\^sha256:\[0-9a-f\]\{64\}\$\//);
+    });
+
+    it("serialises deployments per environment, so a pending production approval does not block dev", () => {
+      expect(text).not.toMatch(/^\s*disableConcurrentBuilds\(/m);
+      const deploy = text.slice(text.indexOf("stage('Deploy')"));
+      expect(deploy.slice(0, deploy.indexOf("stages {"))).toMatch(/options \{\s*lock\(resource: "sqs-archiver-\$\{params\.ENVIRONMENT\}"\)/);
+      // The approval is outside the lock (and outside any agent): waiting holds neither.
+      const approval = text.slice(text.indexOf("stage('Approve production')"), text.indexOf("stage('Deploy')"));
+      expect(approval).not.toContain("lock(");
+      expect(approval).not.toContain("agent {");
+    });
+  });
+});
+
+describe("scripts/cd-rollback.sh (Jenkinsfile-CD failure handling)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sqs-archiver-rollback-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, "bin");
+  mkdirSync(bin);
+  const log = join(dir, "helm.log");
+  // A fake helm: `history` prints $FAKE_HISTORY (JSON), `rollback` is recorded.
+  writeFileSync(
+    join(bin, "helm"),
+    `#!/usr/bin/env bash\necho "helm $*" >> "${log}"\ncase $1 in history) [ -n "\${FAKE_HISTORY:-}" ] || { echo "Error: release: not found" >&2; exit 1; }; printf '%s\\n' "$FAKE_HISTORY" ;; rollback) exit 0 ;; esac\n`,
+  );
+  chmodSync(join(bin, "helm"), 0o755);
+  const script = join(ROOT, "scripts/cd-rollback.sh");
+  const rev = (n: number, status: string) => `{"revision":${n},"updated":"2026-01-01T00:00:00Z","status":"${status}","chart":"sqs-archiver-2.0.0","app_version":"1.0.0","description":"Upgrade complete"}`;
+  const call = (args: string[], history: string[] | undefined) => {
+    writeFileSync(log, "");
+    const r = run("bash", [script, "--release", "sqs-archiver", "--namespace", "ns", ...args], {
+      env: { PATH: `${bin}:/usr/bin:/bin`, ...(history ? { FAKE_HISTORY: `[${history.join(",")}]` } : {}) },
+    });
+    return { ...r, rollbacks: readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("helm rollback")) };
+  };
+
+  it("is shellcheck-clean, like the other scripts", () => {
+    const r = run(requireSystemTool("shellcheck"), ["--external-sources", "--severity=style", script, join(ROOT, "scripts/image-scan.sh")]);
+    expect(r.stdout + r.stderr).toBe("");
+  });
+
+  it("finds the last deployed revision (nothing for a new release)", () => {
+    expect(call(["--print-deployed-revision"], [rev(3, "superseded"), rev(4, "deployed"), rev(5, "failed")]).stdout.trim()).toBe("4");
+    expect(call(["--print-deployed-revision"], undefined).stdout.trim()).toBe("");
+    expect(call(["--print-latest-revision"], [rev(4, "superseded"), rev(5, "deployed")]).stdout.trim()).toBe("5");
+  });
+
+  it("after --atomic undid a failed upgrade (no completed revision), rolls nothing back", () => {
+    // History after an atomic failure: 4 superseded, 5 failed, 6 = rollback to 4 (deployed).
+    const r = call(["--previous", "4", "--upgraded", ""], [rev(4, "superseded"), rev(5, "failed"), rev(6, "deployed")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.rollbacks).toEqual([]);
+    expect(r.stderr).toContain("not rolling back");
+  });
+
+  it("after an upgrade that failed before creating a revision (schema, required, fail guard), leaves the healthy release alone", () => {
+    const r = call(["--previous", "4", "--upgraded", ""], [rev(3, "superseded"), rev(4, "deployed")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("helm upgrade did not complete");
+    expect(r.rollbacks).toEqual([]);
+  });
+
+  it("after a completed upgrade whose rollout or smoke test failed, rolls back to the previously deployed revision", () => {
+    const r = call(["--previous", "4", "--upgraded", "5", "--timeout", "3m"], [rev(4, "superseded"), rev(5, "deployed")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.rollbacks).toEqual(["helm rollback sqs-archiver 4 --namespace ns --wait --timeout 3m"]);
+  });
+
+  it("does not roll back a first install, or a release someone changed since", () => {
+    const first = call(["--previous", "", "--upgraded", "1"], [rev(1, "deployed")]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain("first installation");
+    expect(first.rollbacks).toEqual([]);
+    const changed = call(["--previous", "4", "--upgraded", "5"], [rev(4, "superseded"), rev(5, "superseded"), rev(6, "deployed")]);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stderr).toContain("someone else changed it");
+    expect(changed.rollbacks).toEqual([]);
+  });
+});
+
+describe("scripts/image-scan.sh (Jenkinsfile-CI SBOM and vulnerability scan)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sqs-archiver-scan-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(ROOT, "scripts/image-scan.sh");
+  const withTrivy = join(dir, "trivy-bin");
+  mkdirSync(withTrivy);
+  // Fake trivy: writes the --output file; FAKE_TRIVY=findings|nodb decides the scan's result.
+  writeFileSync(
+    join(withTrivy, "trivy"),
+    `#!/usr/bin/env bash
+out=""; code=0; prev=""
+for a in "$@"; do [ "$prev" = --output ] && out=$a; [ "$prev" = --exit-code ] && code=$a; prev=$a; done
+case "$*" in *cyclonedx*) echo '{"bomFormat":"CycloneDX"}' > "$out"; exit 0 ;; esac
+case "\${FAKE_TRIVY:-clean}" in
+  findings) echo "CVE-2099-0001 HIGH openssl" > "$out"; exit "$code" ;;
+  nodb) echo "FATAL failed to download vulnerability DB" >&2; exit 1 ;;
+  *) : > "$out"; exit 0 ;;
+esac
+`,
+  );
+  chmodSync(join(withTrivy, "trivy"), 0o755);
+  const scan = (path: string, env: Record<string, string> = {}) => {
+    const out = mkdtempSync(join(dir, "out-"));
+    const r = run("bash", [script, "registry.example/sqs-archiver:abc", out], { env: { PATH: `${path}:/usr/bin:/bin`, ...env } });
+    return { ...r, out };
+  };
+
+  it("writes a CycloneDX SBOM and passes a clean image", () => {
+    const r = scan(withTrivy);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(r.out, "sbom.cdx.json"), "utf8")).bomFormat).toBe("CycloneDX");
+  });
+
+  it("fails the build on fixable HIGH/CRITICAL findings", () => {
+    const r = scan(withTrivy, { FAKE_TRIVY: "findings" });
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain("CVE-2099-0001");
+  });
+
+  it("is skipped with a clear SKIPPED line, not failed, without a scanner or without network", () => {
+    const none = scan(join(dir, "empty-bin"));
+    expect(none.code).toBe(0);
+    expect(none.stdout).toMatch(/^SKIPPED: SBOM and vulnerability scan: neither trivy nor syft is installed/m);
+    const offline = scan(withTrivy, { FAKE_TRIVY: "nodb" });
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toMatch(/^SKIPPED: trivy could not scan .*vulnerability database unreachable/m);
+    expect(existsSync(join(offline.out, "sbom.cdx.json"))).toBe(true);
+    const required = scan(join(dir, "empty-bin"), { SCAN_REQUIRED: "true" });
+    expect(required.code).toBe(1);
   });
 });

@@ -17,7 +17,7 @@ describe("kustomize base k8s/", () => {
     await validateAll(objects);
   });
 
-  it("has no PodDisruptionBudget that could block node drains", () => {
+  it("has no PodDisruptionBudget that could block node drains (one replica)", () => {
     expect(objects.filter((o) => o.kind === "PodDisruptionBudget")).toEqual([]);
   });
 
@@ -99,13 +99,18 @@ describe("kustomize base k8s/", () => {
       expect(dep.spec.template.spec.containers[0].envFrom[0].configMapRef.name).toBe(cm.metadata.name);
     });
 
-    it("allows only DNS and HTTPS egress and selects the archiver pods", () => {
+    it("allows only DNS, HTTPS and the EKS Pod Identity agent (IPv4 and IPv6) and selects the archiver pods", () => {
       const np = find(overlay, "NetworkPolicy") as any;
       const dep = find(overlay, "Deployment") as any;
       expect(np.spec.podSelector.matchLabels).toEqual(dep.spec.selector.matchLabels);
       expect(np.spec.policyTypes).toEqual(["Ingress", "Egress"]);
       const ports = np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => `${p.protocol}/${p.port}`)).sort();
-      expect(ports).toEqual(["TCP/443", "TCP/53", "UDP/53"]);
+      expect(ports).toEqual(["TCP/443", "TCP/53", "TCP/80", "UDP/53"]);
+      // The ServiceAccount offers Pod Identity (drop the IRSA annotation): the agent must be reachable.
+      expect(np.spec.egress.find((r: any) => r.ports[0].port === 80).to).toEqual([
+        { ipBlock: { cidr: "169.254.170.23/32" } },
+        { ipBlock: { cidr: "fd00:ec2::23/128" } },
+      ]);
       expect(np.spec.ingress).toEqual([{ ports: [{ port: "http", protocol: "TCP" }] }]);
     });
   });

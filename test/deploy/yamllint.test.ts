@@ -18,9 +18,10 @@ describe("yamllint", () => {
   const out = mkdtempSync(join(tmpdir(), "sqs-archiver-yamllint-"));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it("passes on k8s/, the chart's values and metadata, CI values and environment values", () => {
+  it("passes on k8s/, the chart's values and metadata, CI values, environment values and the CloudFormation template", () => {
     yamllint(SOURCES_CONFIG, [
       K8S,
+      join(ROOT, "infra/cloudformation"),
       join(CHART, "Chart.yaml"),
       join(CHART, "values.yaml"),
       join(CHART, "ci"),

@@ -42,3 +42,28 @@ describe("npm run local", () => {
     expect(code).toBe(0);
   });
 });
+
+describe("npm run local with ARCHIVE_FORMAT=ndjson", () => {
+  it("prints a command that reads the batched objects back with the aws CLI and zcat, and it works", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "local-ndjson-"));
+    const [port, healthPort] = [await freePort(), await freePort()];
+    const svc = spawnService(
+      isolatedEnv({ LOCAL_PORT: String(port), HEALTH_PORT: String(healthPort), LOCAL_DATA_DIR: dataDir, ARCHIVE_FORMAT: "ndjson", BATCH_MAX_SECONDS: "1" }),
+      ["local"],
+    );
+    try {
+      const send = await waitFor(() => svc.stdout.find((l) => l.includes("aws sqs send-message --endpoint-url"))?.trim(), 30_000);
+      const read = await waitFor(() => svc.stdout.find((l) => l.includes("| zcat; done"))?.trim());
+      expect(svc.stdout.some((l) => l.includes("BATCH_MAX_SECONDS (1 s)"))).toBe(true);
+      for (const body of ["first", "second"]) await run("bash", ["-c", send.replace("--message-body '{\"hello\":\"world\"}'", `--message-body '${body}'`)]);
+      const lines = await waitFor(async () => {
+        const out = (await run("bash", ["-c", read])).stdout.split("\n").filter(Boolean);
+        return out.length >= 2 ? out : undefined;
+      }, 15_000, 300);
+      expect(lines.map((l) => (JSON.parse(l) as { body: string }).body).sort()).toEqual(["first", "second"]);
+    } finally {
+      svc.child.kill("SIGINT");
+    }
+    expect((await svc.exited).code).toBe(0);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig, regionFromQueueUrl, SERVICE_ENV_VARS } from "../../src/config.js";
+import { defaultInflightBytes, loadConfig, regionFromQueueUrl, SERVICE_ENV_VARS } from "../../src/config.js";
 import { ConfigError } from "../../src/errors.js";
 
 const REQUIRED = { SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/orders", S3_BUCKET_NAME: "my-archive" };
@@ -114,6 +114,13 @@ describe("loadConfig", () => {
     ["S3_BUCKET_NAME", "UPPER", "valid S3 bucket name"],
     ["AWS_REGION", "Europe", "AWS region"],
     ["AWS_ENDPOINT_URL", "not a url", "http(s) URL"],
+    ["S3_REGION", "Frankfurt", "AWS region"],
+    ["ARCHIVE_FORMAT", "parquet", "one of message, ndjson"],
+    ["ARCHIVE_COMPRESSION", "brotli", "one of gzip, zstd, none"],
+    ["BATCH_MAX_MESSAGES", "0", "whole number from 1 to 1000000"],
+    ["BATCH_MAX_BYTES", "100", "whole number from 1024 to 5368709120"],
+    ["BATCH_MAX_SECONDS", "3601", "whole number from 1 to 3600"],
+    ["MAX_INFLIGHT_BYTES", "-5", "whole number from 0 to"],
   ])("rejects %s=%s naming the variable, the value and what is allowed", (name, value, allowed) => {
     const p = problems({ ...REQUIRED, [name]: value });
     expect(p).toHaveLength(1);
@@ -145,6 +152,60 @@ describe("loadConfig", () => {
     expect(SERVICE_ENV_VARS).toContain("SQS_QUEUE_URL");
     expect(SERVICE_ENV_VARS).toContain("SHUTDOWN_TIMEOUT_SECONDS");
     expect(SERVICE_ENV_VARS).not.toContain("AWS_ENDPOINT_URL");
+  });
+});
+
+describe("S3_REGION and the in-flight byte budget", () => {
+  it("uses the queue's region for the bucket unless S3_REGION names another", () => {
+    expect(loadConfig(REQUIRED).s3Region).toBe("eu-west-1");
+    expect(loadConfig({ ...REQUIRED, AWS_REGION: "us-west-2" }).s3Region).toBe("us-west-2");
+    const c = loadConfig({ ...REQUIRED, S3_REGION: "us-east-1" });
+    expect(c).toMatchObject({ region: "eu-west-1", s3Region: "us-east-1" });
+  });
+
+  it("derives MAX_INFLIGHT_BYTES from the container memory limit when unset or 0", () => {
+    const MiB = 1024 * 1024;
+    expect(loadConfig(REQUIRED, { memoryLimitBytes: 512 * MiB }).maxInflightBytes).toBe(32 * MiB);
+    expect(loadConfig({ ...REQUIRED, MAX_INFLIGHT_BYTES: "0" }, { memoryLimitBytes: 1024 * MiB }).maxInflightBytes).toBe(64 * MiB);
+    expect(loadConfig({ ...REQUIRED, MAX_INFLIGHT_BYTES: String(5 * MiB) }, { memoryLimitBytes: 1024 * MiB }).maxInflightBytes).toBe(5 * MiB);
+    expect(defaultInflightBytes(64 * MiB)).toBe(8 * MiB);
+    // No limit known (constrainedMemory() answers 0 or a huge number outside a cgroup).
+    expect(defaultInflightBytes(undefined)).toBe(64 * MiB);
+    expect(defaultInflightBytes(0)).toBe(64 * MiB);
+    expect(defaultInflightBytes(2 ** 62)).toBe(64 * MiB);
+  });
+});
+
+describe("ARCHIVE_FORMAT=ndjson", () => {
+  const ND = { ...REQUIRED, ARCHIVE_FORMAT: "ndjson" };
+
+  it("defaults: message layout unless asked; gzip, 10,000 messages, 16 MiB, 60 s", () => {
+    expect(loadConfig(REQUIRED).archiveFormat).toBe("message");
+    expect(loadConfig(ND)).toMatchObject({
+      archiveFormat: "ndjson",
+      archiveCompression: "gzip",
+      batchMaxMessages: 10_000,
+      batchMaxBytes: 16 * 1024 * 1024,
+      batchMaxSeconds: 60,
+      s3WriteBudgetSeconds: 120,
+    });
+  });
+
+  it("defaults the visibility timeout to cover an open batch plus its write budget (and a margin) when unset", () => {
+    expect(loadConfig(ND).visibilityTimeoutSeconds).toBe(60 + 4 * 30 + 30);
+    expect(loadConfig({ ...ND, BATCH_MAX_SECONDS: "10", S3_REQUEST_TIMEOUT_SECONDS: "5" }).visibilityTimeoutSeconds).toBe(60);
+    // Message mode keeps its own default.
+    expect(loadConfig(REQUIRED).visibilityTimeoutSeconds).toBe(60);
+  });
+
+  it("refuses a visibility timeout that cannot cover BATCH_MAX_SECONDS plus the write budget, naming the rule", () => {
+    const p = problems({ ...ND, VISIBILITY_TIMEOUT_SECONDS: "180" });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^VISIBILITY_TIMEOUT_SECONDS="180": must be more than BATCH_MAX_SECONDS \+ 4 x S3_REQUEST_TIMEOUT_SECONDS = 180 with ARCHIVE_FORMAT=ndjson/);
+    expect(loadConfig({ ...ND, VISIBILITY_TIMEOUT_SECONDS: "181" }).visibilityTimeoutSeconds).toBe(181);
+    expect(problems({ ...ND, VISIBILITY_TIMEOUT_SECONDS: "29", BATCH_MAX_SECONDS: "5", S3_REQUEST_TIMEOUT_SECONDS: "6" })[0]).toContain("= 29");
+    // The same values are fine in message mode, where nothing waits for a batch.
+    expect(loadConfig({ ...REQUIRED, VISIBILITY_TIMEOUT_SECONDS: "30" }).visibilityTimeoutSeconds).toBe(30);
   });
 });
 

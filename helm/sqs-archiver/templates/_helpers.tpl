@@ -108,8 +108,63 @@ Queue name: the last path segment of the queue URL.
 {{- end }}
 
 {{/*
-PromQL label matcher selecting this release's scrape targets.
+PromQL label matchers selecting this release's archiver series. A ServiceMonitor sets job to the Service name;
+annotation-based scraping sets whatever job name the Prometheus config uses (kubernetes-pods, ...), so without a
+ServiceMonitor and without prometheusRule.jobLabel the release is selected by its pod names instead of a job that
+would never exist. absent() only keeps equality matchers, so "absentSelector" omits the pod regex.
 */}}
 {{- define "sqs-archiver.promSelector" -}}
-namespace="{{ .Release.Namespace }}", job="{{ include "sqs-archiver.fullname" . }}"
+{{- $job := .Values.prometheusRule.jobLabel | default (ternary (include "sqs-archiver.fullname" .) "" .Values.serviceMonitor.enabled) -}}
+{{- if $job -}}
+namespace="{{ .Release.Namespace }}", job="{{ $job }}"
+{{- else -}}
+namespace="{{ .Release.Namespace }}", pod=~"{{ include "sqs-archiver.fullname" . }}-[a-z0-9]+-[a-z0-9]+"
+{{- end -}}
+{{- end }}
+
+{{- define "sqs-archiver.absentSelector" -}}
+{{- $job := .Values.prometheusRule.jobLabel | default (ternary (include "sqs-archiver.fullname" .) "" .Values.serviceMonitor.enabled) -}}
+namespace="{{ .Release.Namespace }}"{{ if $job }}, job="{{ $job }}"{{ end }}
+{{- end }}
+
+{{/*
+Minimum replicas that run at any time (what a PodDisruptionBudget protects).
+*/}}
+{{- define "sqs-archiver.minReplicas" -}}
+{{- if .Values.keda.enabled -}}{{ .Values.keda.minReplicaCount }}{{- else -}}{{ .Values.replicaCount }}{{- end -}}
+{{- end }}
+
+{{/*
+Render-time guards for settings the service would refuse (exit 78) or that break the pod's lifecycle.
+*/}}
+{{- define "sqs-archiver.validate" -}}
+{{- $c := .Values.config -}}
+{{- /* SIGTERM: the in-flight long poll (waitTimeSeconds) and the drain (shutdownTimeoutSeconds), which in ndjson mode
+       includes flushing the open batches, must both fit in the grace period. */ -}}
+{{- $minGrace := add $c.waitTimeSeconds $c.shutdownTimeoutSeconds 5 -}}
+{{- if lt (int .Values.terminationGracePeriodSeconds) (int $minGrace) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be at least config.waitTimeSeconds + config.shutdownTimeoutSeconds + 5 (%v) so the pod can finish its long poll and drain" .Values.terminationGracePeriodSeconds $minGrace) -}}
+{{- end -}}
+{{- if eq $c.archiveFormat "ndjson" -}}
+{{- /* The final flush of the open batches is one PutObject per batch: give it at least one full attempt. */ -}}
+{{- if lt (int $c.shutdownTimeoutSeconds) (int $c.s3RequestTimeoutSeconds) -}}
+{{- fail (printf "with config.archiveFormat ndjson, config.shutdownTimeoutSeconds (%v) must be at least config.s3RequestTimeoutSeconds (%v): on SIGTERM the open batches are flushed, one PutObject each, within the drain budget" $c.shutdownTimeoutSeconds $c.s3RequestTimeoutSeconds) -}}
+{{- end -}}
+{{- /* Same rule as src/config.ts: a batch's messages must stay invisible until its object is written. */ -}}
+{{- $minVisibility := add $c.batchMaxSeconds (mul 4 $c.s3RequestTimeoutSeconds) -}}
+{{- if and (not (kindIs "invalid" $c.visibilityTimeoutSeconds)) (le (int $c.visibilityTimeoutSeconds) (int $minVisibility)) -}}
+{{- fail (printf "with config.archiveFormat ndjson, config.visibilityTimeoutSeconds (%v) must be more than config.batchMaxSeconds + 4 x config.s3RequestTimeoutSeconds (%v), or null to let the service use %v" $c.visibilityTimeoutSeconds $minVisibility (add $minVisibility 30)) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $c.s3KmsKeyId (ne $c.s3Sse "aws:kms") -}}
+{{- fail "config.s3KmsKeyId is only allowed with config.s3Sse: aws:kms" -}}
+{{- end -}}
+{{- if and .Values.keda.enabled (eq .Values.keda.identityOwner "workload") -}}
+{{- if .Values.keda.roleArn -}}
+{{- fail "keda.roleArn and keda.identityOwner workload are mutually exclusive in KEDA: use identityOwner operator with roleArn" -}}
+{{- end -}}
+{{- if not .Values.serviceAccount.roleArn -}}
+{{- fail "keda.identityOwner workload makes KEDA assume the archiver's IRSA role (serviceAccount.roleArn), which is empty: under EKS Pod Identity KEDA would fail to read the queue. Use keda.identityOwner operator (the KEDA operator's own role, or keda.roleArn)" -}}
+{{- end -}}
+{{- end -}}
 {{- end }}
