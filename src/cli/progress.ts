@@ -31,21 +31,29 @@ export class TerminalProgress {
   }
 
   start(replay: Replay): void {
-    this.timer = setInterval(() => {
-      const s = replay.stats;
-      const elapsed = (performance.now() - this.t0) / 1000;
-      const payload = { sent: s.sent, failed: s.failed, rate: elapsed > 0 ? Math.round(s.sent / elapsed) : 0 };
-      if (!this.bar) {
-        if (replay.objectsTotal === 0 && s.listed === 0) return;
-        this.bar = this.multi.create(Math.max(1, replay.objectsTotal), 0, payload);
-      }
-      this.bar.setTotal(Math.max(1, replay.objectsTotal));
-      this.bar.update(s.objectsDone, payload);
-    }, 200);
+    this.replay = replay;
+    this.timer = setInterval(() => this.render(), 200);
+  }
+
+  private replay: Replay | undefined;
+
+  private render(): void {
+    const replay = this.replay;
+    if (!replay) return;
+    const s = replay.stats;
+    const elapsed = (performance.now() - this.t0) / 1000;
+    const payload = { sent: s.sent, failed: s.failed, rate: elapsed > 0 ? Math.round(s.sent / elapsed) : 0 };
+    if (!this.bar) {
+      if (replay.objectsTotal === 0 && s.listed === 0) return;
+      this.bar = this.multi.create(Math.max(1, replay.objectsTotal), 0, payload);
+    }
+    this.bar.setTotal(Math.max(1, replay.objectsTotal));
+    this.bar.update(s.objectsDone, payload);
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.render();
     this.multi.stop();
   }
 }

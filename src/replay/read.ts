@@ -60,23 +60,29 @@ export interface ReadCallbacks {
 
 /** Splits a byte stream on "\n" (an envelope never holds a raw newline: JSON escapes it), keeping bytes until a line ends. */
 export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
-  let rest: Buffer | undefined;
+  // Pieces of a line not yet ended: kept as a list and joined once, so a 1 MiB line arriving in 16 KiB chunks is
+  // copied once, not once per chunk.
+  let pending: Buffer[] = [];
   for await (const raw of stream) {
-    let chunk = typeof raw === "string" ? Buffer.from(raw) : raw;
-    if (rest) {
-      chunk = Buffer.concat([rest, chunk]);
-      rest = undefined;
-    }
+    const chunk = typeof raw === "string" ? Buffer.from(raw) : raw;
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(10, start);
       if (nl < 0) break;
-      yield chunk.subarray(start, nl);
+      const piece = chunk.subarray(start, nl);
+      if (pending.length) {
+        pending.push(piece);
+        yield Buffer.concat(pending);
+        pending = [];
+      } else yield piece;
       start = nl + 1;
     }
-    if (start < chunk.length) rest = chunk.subarray(start);
+    if (start < chunk.length) pending.push(chunk.subarray(start));
   }
-  if (rest && rest.length > 0) yield rest;
+  if (pending.length) {
+    const last = Buffer.concat(pending);
+    if (last.length > 0) yield last;
+  }
 }
 
 /**
