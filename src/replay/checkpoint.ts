@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 import { UsageError } from "./errors.js";
 
 /**
@@ -85,6 +86,7 @@ export class CheckpointWriter {
     job: CheckpointJob,
     previous?: CheckpointState,
   ) {
+    mkdirSync(dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${randomBytes(4).toString("hex")}`;
     const fd = openSync(tmp, "w");
     const chunks: string[] = [JSON.stringify({ t: "job", ...job })];

@@ -21,6 +21,17 @@ describe("sqs-archiver command line", () => {
     expect(r.stderr.join("\n")).toContain("SQS_QUEUE_URL");
   });
 
+  it("the image's entry point reaches the same commands: node dist/main.js replay / athena-ddl", async () => {
+    const main = CLI.replace(/cli[\\/]cli\.js$/, "main.js");
+    const { spawnSync } = await import("node:child_process");
+    const r = spawnSync(process.execPath, [main, "replay", "--since", "2h"], { env: env(), encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--to");
+    const a = spawnSync(process.execPath, [main, "athena-ddl", "--bucket", "arch-bucket"], { env: env(), encoding: "utf8" });
+    expect(a.status).toBe(0);
+    expect(a.stdout).toContain("CREATE EXTERNAL TABLE");
+  });
+
   it("help lists the commands; replay --help lists every option", async () => {
     const h = await runCli(["--help"], env());
     expect(h.code).toBe(0);
