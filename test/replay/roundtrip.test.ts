@@ -16,7 +16,8 @@ import { PROVENANCE_MESSAGE_ID, PROVENANCE_SENT_TIMESTAMP } from "../../src/repl
 import { startBackend, waitFor, type Backend } from "../support/harness.js";
 import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
 import { readAllLines } from "../support/archive-reader.js";
-import { cliEnv, plainAttributes, putNdjson, receiveAll, runCli, spawnCli } from "./helpers.js";
+import { spawn } from "node:child_process";
+import { CLI, cliEnv, plainAttributes, putNdjson, receiveAll, runCli, spawnCli } from "./helpers.js";
 
 const BUCKET = "replay-archive";
 const PROVENANCE = [PROVENANCE_MESSAGE_ID, PROVENANCE_SENT_TIMESTAMP];
@@ -322,6 +323,55 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
     expect(got.length).toBeGreaterThanOrEqual(2);
     expect(got.map((m) => m.Body)).toEqual(expect.arrayContaining([tenants[0]?.body, tenants[1]?.body]));
     for (const line of r.stdout) expect(line).not.toContain("tenant message");
+  });
+
+  it("throttled requests are retried; a message SQS refuses is logged with its id and reason, the rest sent, exit 1", async () => {
+    const dst = await freshQueue();
+    const acme = tenants.filter((t) => t.attrs.tenant?.StringValue === "acme");
+    const refused = acme[1] as Sent;
+    const before = sendCount();
+    backend.proxy.setFaults([{ match: (op) => op.name === "SendMessageBatch", action: { kind: "status", status: 400, code: "ThrottlingException" }, times: 4 }]);
+    // The queue "refuses" one entry (SenderFault): the response is rewritten; SQS itself took it, so it is received.
+    backend.proxy.setTransforms({
+      response: (op, body, request, status) => {
+        if (op.name !== "SendMessageBatch" || status !== 200) return body;
+        const req = JSON.parse(request.toString("utf8")) as { Entries: Array<{ Id: string; MessageBody: string }> };
+        const res = JSON.parse(body.toString("utf8")) as { Successful?: Array<{ Id: string }>; Failed?: unknown[] };
+        const bad = req.Entries.find((e) => e.MessageBody === refused.body);
+        if (!bad) return body;
+        res.Successful = (res.Successful ?? []).filter((e) => e.Id !== bad.Id);
+        res.Failed = [...(res.Failed ?? []), { Id: bad.Id, SenderFault: true, Code: "InvalidParameterValue", Message: "refused by the test" }];
+        return Buffer.from(JSON.stringify(res));
+      },
+    });
+    try {
+      const r = await runCli(["replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "std/", "--filter", "tenant=acme", "--rate", "0"], cliEnv(backend));
+      expect(r.code).toBe(1);
+      expect(r.summary()).toMatchObject({ matched: acme.length, sent: acme.length - 1, failed: 1 });
+      expect(r.events("send_failed")).toEqual([expect.objectContaining({ messageId: refused.id, reason: "InvalidParameterValue", key: expect.stringContaining(refused.id) })]);
+      // One batch of 4, throttled 4 times (the SDK's 3 attempts, then the replay's own retry), then sent.
+      expect(sendCount() - before).toBeGreaterThanOrEqual(5);
+    } finally {
+      backend.proxy.clearFaults();
+      backend.proxy.setTransforms({});
+    }
+    expect((await receiveAll(backend, dst, acme.length)).map((m) => m.Body).sort()).toEqual(acme.map((a) => a.body).sort());
+  });
+
+  it("on a terminal: a progress bar and a one-line summary", async () => {
+    const dst = await freshQueue();
+    const cmd = [CLI, "replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "std/", "--filter", "tenant=acme", "--rate", "0"].map((a) => `'${a}'`).join(" ");
+    // Async: the emulator lives in this process, so the test must not block its event loop.
+    const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const child = spawn("script", ["-qec", `'${process.execPath}' ${cmd}`, "/dev/null"], { env: cliEnv(backend), stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      child.stdout.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
+      child.on("close", (status) => resolve({ status, stdout }));
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/replay \|.*\| \d+% \| objects \d+\/\d+ \| sent \d+/);
+    expect(r.stdout).toMatch(/replay: listed \d+ objects, read \d+, matched 4, sent 4, skipped as duplicates 0, failed 0/);
+    expect(r.stdout).not.toContain('"event"');
   });
 
   it("--checkpoint: kill -9 mid-replay, then resume: every message exactly once", async () => {
