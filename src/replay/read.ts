@@ -27,6 +27,7 @@ export async function listWindow(
   untilMs: number,
   counters: ReadCounters,
   signal?: AbortSignal,
+  onIgnored?: (key: string) => void,
 ): Promise<{ objects: ListedObject[]; ignored: number }> {
   const objects: ListedObject[] = [];
   let ignored = 0;
@@ -37,9 +38,10 @@ export async function listWindow(
       counters.listRequests++;
       const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: hp, ContinuationToken: token }), { abortSignal: signal });
       for (const o of out.Contents ?? []) {
-        const parsed = o.Key ? parseArchiveKey(prefix, o.Key) : null;
+        const parsed = o.Key ? (parseArchiveKey(prefix, o.Key) ?? byExtension(hp, o.Key)) : null;
         if (!parsed || !o.Key) {
           ignored++;
+          onIgnored?.(o.Key ?? "");
           continue;
         }
         objects.push({ key: o.Key, size: o.Size ?? 0, parsed });
@@ -48,6 +50,21 @@ export async function listWindow(
     } while (token);
   }
   return { objects, ignored };
+}
+
+/**
+ * A key under an hour prefix that is not named as the writers name objects (copied or renamed by hand) is still read
+ * when its extension says what it holds: `.json` one envelope, `.ndjson[.gz|.zst]` one per line. Anything else is
+ * not archive content and is skipped (and logged).
+ */
+export function byExtension(hourPrefix: string, key: string): ParsedArchiveKey | null {
+  const rest = key.slice(hourPrefix.length);
+  if (!key.startsWith(hourPrefix) || rest.includes("/")) return null;
+  const hour = hourPrefix.slice(-14, -1).replace(/^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})$/, "$1-$2-$3T$4:00:00Z");
+  if (rest.endsWith(".json")) return { layout: "message", hour, messageId: rest.slice(0, -5) };
+  const m = /\.ndjson(\.gz|\.zst)?$/.exec(rest);
+  if (!m) return null;
+  return { layout: "ndjson", hour, compression: m[1] === ".gz" ? "gzip" : m[1] === ".zst" ? "zstd" : "none", firstSentTimestampMs: 0, hash: "" };
 }
 
 export interface ReadCallbacks {

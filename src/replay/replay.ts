@@ -180,7 +180,9 @@ export class Replay {
         { event: "replay_start", since: new Date(o.sinceMs).toISOString(), until: new Date(o.untilMs).toISOString(), to: o.to, bucket: o.bucket, prefix: o.prefix, filters: o.filterTexts, rate: o.rate, concurrency: o.concurrency, fifo: this.fifo, dryRun: o.dryRun, resumed: Boolean(o.checkpoint) },
         "replay starting",
       );
-      const { objects, ignored } = await listWindow(this.s3, o.bucket, o.prefix, o.sinceMs, o.untilMs, this.counters, this.abort.signal);
+      const { objects, ignored } = await listWindow(this.s3, o.bucket, o.prefix, o.sinceMs, o.untilMs, this.counters, this.abort.signal, (key) =>
+        this.log.warn({ event: "object_ignored", key }, "not an archive object (name and extension): skipped"),
+      );
       this.stats.listed = objects.length;
       this.stats.ignoredKeys = ignored;
       const done = o.checkpoint?.done ?? new Set<string>();

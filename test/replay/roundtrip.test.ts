@@ -305,6 +305,10 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
     const truncatedKey = buildBatchKey("bad/", Number(rest[0]?.attributes.SentTimestamp), rest.map((e) => e.messageId), "gzip");
     const gz = gzipSync(Buffer.from(rest.map((e) => JSON.stringify(e)).join("\n") + "\n"));
     await backend.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: truncatedKey, Body: gz.subarray(0, Math.floor(gz.length * 0.8)) }));
+    // Named by hand: read by extension (not gzip at all); a file that is no archive object is skipped, not bad.
+    const handKey = `bad/${hourPath(Number(good[0]?.attributes.SentTimestamp))}/by-hand.ndjson.gz`;
+    await backend.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: handKey, Body: "plain text, not gzip" }));
+    await backend.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `bad/${hourPath(Number(good[0]?.attributes.SentTimestamp))}/README.txt`, Body: "notes" }));
     const dst = await freshQueue();
     const r = await runCli(["replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "bad/", "--rate", "0"], cliEnv(backend));
     expect(r.code).toBe(1);
@@ -315,9 +319,11 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
         expect.objectContaining({ key: schemaKey, line: 3, reason: "SCHEMA_VERSION" }),
         expect.objectContaining({ key: schemaKey, line: 4, reason: "NOT_JSON" }),
         expect.objectContaining({ key: truncatedKey, reason: "READ_FAILED" }),
+        expect.objectContaining({ key: handKey, line: 1, reason: "READ_FAILED" }),
       ]),
     );
-    expect(r.summary()).toMatchObject({ badContent: 4, failed: 0 });
+    expect(r.summary()).toMatchObject({ listed: 4, badContent: 5, failed: 0 });
+    expect(r.events("object_ignored")).toEqual([expect.objectContaining({ key: expect.stringMatching(/README\.txt$/) })]);
     const got = await receiveAll(backend, dst, 2);
     // Lines before the break of the truncated gzip are still sent.
     expect(got.length).toBeGreaterThanOrEqual(2);

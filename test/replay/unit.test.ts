@@ -21,7 +21,7 @@ import {
   toReplayEntry,
 } from "../../src/replay/message.js";
 import { RateLimiter } from "../../src/replay/rate-limiter.js";
-import { lines } from "../../src/replay/read.js";
+import { byExtension, lines } from "../../src/replay/read.js";
 import { Sender, type Outgoing } from "../../src/replay/sender.js";
 import { parseDuration, parseTime } from "../../src/replay/time.js";
 
@@ -217,6 +217,16 @@ describe("envelope parsing and attribute mapping", () => {
   it("matches the same queue under any endpoint host", () => {
     expect(queueIdentity("https://sqs.eu-west-1.amazonaws.com/123/q")).toBe(queueIdentity("http://localhost:4566/123/q"));
     expect(queueIdentity("https://sqs.eu-west-1.amazonaws.com/123/q")).not.toBe(queueIdentity("https://sqs.eu-west-1.amazonaws.com/123/q2"));
+  });
+
+  it("reads hand-named objects under an hour prefix by extension; skips anything else", () => {
+    const hp = "p/2026/11/24/09/";
+    expect(byExtension(hp, `${hp}copy.json`)).toMatchObject({ layout: "message", hour: "2026-11-24T09:00:00Z" });
+    expect(byExtension(hp, `${hp}batch.ndjson.gz`)).toMatchObject({ layout: "ndjson", compression: "gzip" });
+    expect(byExtension(hp, `${hp}batch.ndjson.zst`)).toMatchObject({ layout: "ndjson", compression: "zstd" });
+    expect(byExtension(hp, `${hp}batch.ndjson`)).toMatchObject({ layout: "ndjson", compression: "none" });
+    expect(byExtension(hp, `${hp}notes.txt`)).toBeNull();
+    expect(byExtension(hp, `${hp}sub/x.json`)).toBeNull();
   });
 
   it("splits lines across chunk boundaries without decoding partial UTF-8", async () => {
