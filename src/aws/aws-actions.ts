@@ -10,9 +10,15 @@ export const SQS_COMMANDS = [
   "ChangeMessageVisibilityBatch",
 ] as const;
 
-export const S3_COMMANDS = ["PutObject"] as const;
+/** HeadBucket: the start-up check of the bucket's region (src/aws/preflight.ts). */
+export const S3_COMMANDS = ["PutObject", "HeadBucket"] as const;
 
-/** Batch APIs are authorised by their single-message action names. */
+/** IAM actions whose names differ from the command (batch APIs use their single-message names, see below). */
+export const COMMAND_ACTIONS: Readonly<Record<string, string>> = {
+  "s3:HeadBucket": "s3:ListBucket",
+};
+
+/** Batch APIs are authorised by their single-message action names; HeadBucket by s3:ListBucket on the bucket. */
 export const IAM_ACTIONS = [
   "sqs:GetQueueUrl",
   "sqs:GetQueueAttributes",
@@ -20,6 +26,7 @@ export const IAM_ACTIONS = [
   "sqs:DeleteMessage",
   "sqs:ChangeMessageVisibility",
   "s3:PutObject",
+  "s3:ListBucket",
 ] as const;
 
 /** Only needed when S3_SSE=aws:kms. */

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { IAM_ACTIONS, KMS_ACTIONS, S3_COMMANDS, SQS_COMMANDS } from "../../src/aws/aws-actions.js";
+import { COMMAND_ACTIONS, IAM_ACTIONS, KMS_ACTIONS, S3_COMMANDS, SQS_COMMANDS } from "../../src/aws/aws-actions.js";
 import { SERVICE_ENV_VARS, loadConfig } from "../../src/config.js";
 import { DEFAULT_HEALTH_PORT, HEALTH_PATH, METRICS_PATH, READY_PATH } from "../../src/http/http-contract.js";
 import { createMetrics } from "../../src/metrics.js";
@@ -190,7 +190,10 @@ describe("IAM: the policy grants exactly what the code sends", () => {
     return { sqs, s3 };
   }
 
-  const toAction = (service: string, command: string) => `${service}:${command.replace(/Batch$/, "")}`;
+  const toAction = (service: string, command: string) => {
+    const direct = `${service}:${command}`;
+    return COMMAND_ACTIONS[direct] ?? `${service}:${command.replace(/Batch$/, "")}`;
+  };
 
   it("policy.json grants exactly IAM_ACTIONS", () => {
     expect(actions(policy("policy.json")).sort()).toEqual([...IAM_ACTIONS].sort());

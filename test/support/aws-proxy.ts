@@ -20,8 +20,20 @@ export interface Op {
 }
 
 export type FaultAction =
-  | { kind: "status"; status: number; code: string; message?: string }
+  | {
+      kind: "status";
+      status: number;
+      code: string;
+      message?: string;
+      /** Extra response headers (e.g. `x-amz-bucket-region` on a 301 PermanentRedirect). */
+      headers?: Record<string, string>;
+      /** Replaces the generated AWS-shaped error body. HEAD requests never get a body. */
+      body?: string;
+    }
   | { kind: "reset" }
+  /** Forward the request upstream (it takes effect there: the object is stored, the messages received), then reset the
+   * client's connection instead of answering: a response lost on the way back. */
+  | { kind: "reset-after-forward" }
   | { kind: "hang" };
 
 export interface FaultRule {
@@ -218,15 +230,18 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
     };
 
     const fault = pickFault(op);
-    if (fault) {
+    const loseResponse = fault?.action.kind === "reset-after-forward";
+    if (fault && !loseResponse) {
       const a = fault.action;
       if (a.kind === "reset") {
         req.socket.destroy();
         return;
       }
       if (a.kind === "hang") return; // the client's own timeout ends it
+      if (a.kind !== "status") return;
       const e = errorBody(op, a.status, a.code, a.message ?? "injected by test proxy");
-      await respond(a.status, e.headers, e.body);
+      const payload = req.method === "HEAD" ? "" : (a.body ?? e.body);
+      await respond(a.status, { ...e.headers, ...(a.headers ?? {}) }, payload);
       return;
     }
 
@@ -253,6 +268,11 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
         });
       } else {
         up = await forward();
+      }
+      if (loseResponse) {
+        // The upstream has acted on the request; the client never hears about it.
+        req.socket.destroy();
+        return;
       }
       if (transforms.response) up = { ...up, body: transforms.response(op, up.body, body, up.status) };
       const outHeaders: http.OutgoingHttpHeaders = { ...up.headers };
