@@ -17,6 +17,8 @@ export interface Op {
   name: string;
   /** S3 object key (path-style), when there is one. */
   key?: string;
+  /** The region the request was signed for (SigV4 credential scope), when it is signed. */
+  region?: string;
 }
 
 export type FaultAction =
@@ -95,7 +97,19 @@ export interface AwsProxy {
   close(): Promise<void>;
 }
 
+function signedRegion(req: http.IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  const m = typeof auth === "string" ? /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(auth) : null;
+  return m?.[1];
+}
+
 export function classify(req: http.IncomingMessage): Op {
+  const op = classifyUnsigned(req);
+  const region = signedRegion(req);
+  return region === undefined ? op : { ...op, region };
+}
+
+function classifyUnsigned(req: http.IncomingMessage): Op {
   const target = req.headers["x-amz-target"];
   if (typeof target === "string" && target.startsWith("AmazonSQS.")) return { service: "sqs", name: target.slice("AmazonSQS.".length) };
   const url = new URL(req.url ?? "/", "http://x");
