@@ -43,11 +43,14 @@ export class ArchiveWriteError extends ArchiverError {
   readonly retryable: boolean;
   /** True when the failure is about the bucket as a whole (missing, denied), not this one object. */
   readonly sinkFatal: boolean;
+  /** What an operator should know beyond the reason (e.g. the bucket's real region); shown on /ready. */
+  readonly detail: string | undefined;
 
-  constructor(reason: string, message: string, cause: unknown, retryable: boolean, sinkFatal: boolean) {
+  constructor(reason: string, message: string, cause: unknown, retryable: boolean, sinkFatal: boolean, detail?: string) {
     super(reason, message, cause);
     this.retryable = retryable;
     this.sinkFatal = sinkFatal;
+    this.detail = detail;
   }
 }
 

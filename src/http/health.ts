@@ -169,7 +169,7 @@ export class HealthState {
     if (stuck > 0) liveReason = `${stuck} of ${this.opts.loops} receive loops made no progress for over ${Math.round(this.opts.stuckAfterMs / 1000)}s`;
     const live: ProbeResult = liveReason
       ? { ok: false, body: { status: "unhealthy", reason: liveReason, ...common } }
-      : { ok: true, body: { status: "healthy", ...common } };
+      : { ok: true, body: { status: "healthy", ...common, stuck_after_seconds: Math.round(this.opts.stuckAfterMs / 1000) } };
 
     let readyReason: string | undefined;
     if (this.shuttingDown) readyReason = "shutting down";

@@ -65,11 +65,33 @@ export class S3Writer {
     };
   }
 
-  async write(key: string, json: string, metadata: Record<string, string>, signal?: AbortSignal): Promise<WriteResult> {
-    const body = Buffer.from(json, "utf8");
+  /**
+   * `content` is the object: a JSON string (one message), or bytes with their own `contentType`/`contentEncoding`
+   * (a compressed NDJSON batch).
+   */
+  async write(
+    key: string,
+    content: string | Buffer,
+    metadata: Record<string, string>,
+    signal?: AbortSignal,
+    object: { contentType?: string; contentEncoding?: string } = {},
+  ): Promise<WriteResult> {
+    const body = typeof content === "string" ? Buffer.from(content, "utf8") : content;
+    const headers = {
+      ...(object.contentType ? { ContentType: object.contentType } : {}),
+      ...(object.contentEncoding ? { ContentEncoding: object.contentEncoding } : {}),
+    };
     let attempts = 0;
     for (let conflict = 0; ; conflict++) {
-      const command = new PutObjectCommand({ ...this.base, Key: key, Body: body, ContentLength: body.length, IfNoneMatch: "*", Metadata: metadata });
+      const command = new PutObjectCommand({
+        ...this.base,
+        ...headers,
+        Key: key,
+        Body: body,
+        ContentLength: body.length,
+        IfNoneMatch: "*",
+        Metadata: metadata,
+      });
       const attemptLog: AttemptLog = [];
       recordAttempts(command, attemptLog);
       try {
@@ -92,13 +114,14 @@ export class S3Writer {
           continue;
         }
         const reason = status === 409 ? "conditional_conflict" : classifyAwsError(err);
-        const detail = reason === "wrong_region" ? ` (${describeWrongRegion(this.region, bucketRegionFromError(err))})` : "";
+        const detail = reason === "wrong_region" ? describeWrongRegion(this.region, bucketRegionFromError(err)) : undefined;
         throw new ArchiveWriteError(
           reason,
-          `PutObject ${key} failed: ${e.name ?? "Error"}${detail}`,
+          `PutObject ${key} failed: ${e.name ?? "Error"}${detail ? ` (${detail})` : ""}`,
           err,
           isRetryableReason(reason) || reason === "conditional_conflict",
           isSinkFatalReason(reason),
+          detail,
         );
       }
     }

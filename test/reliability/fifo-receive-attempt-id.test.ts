@@ -1,4 +1,10 @@
+import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { HealthState } from "../../src/http/health.js";
+import { createLogger } from "../../src/logger.js";
+import { createMetrics } from "../../src/metrics.js";
+import { ReceiveGate } from "../../src/receive/receive-gate.js";
 import { metricValue, startService, waitFor, useBackend } from "../support/harness.js";
 import { expectExactlyOnce, sendAll, waitForDrained } from "../support/reliability.js";
 
@@ -67,4 +73,53 @@ describe("FIFO ReceiveRequestAttemptId", () => {
       await svc.stop();
     }
   }, 20_000);
+});
+
+describe("FIFO attempt id across logical receives (gate with a scripted client)", () => {
+  function gateWith(outcomes: Array<"lost" | "denied" | "ok">) {
+    const ids: Array<string | undefined> = [];
+    const sqs = {
+      config: {},
+      send: async (command: ReceiveMessageCommand) => {
+        ids.push(command.input.ReceiveRequestAttemptId);
+        const o = outcomes.shift() ?? "ok";
+        if (o === "lost") throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+        if (o === "denied") throw Object.assign(new Error("denied"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
+        return { Messages: [], $metadata: {} };
+      },
+    } as unknown as SQSClient;
+    const gate = new ReceiveGate(
+      sqs,
+      { pollIntervalMs: 0, receiveBackoffBaseMs: 1, receiveBackoffMaxMs: 1, sinkBackoffBaseMs: 1, sinkBackoffMaxMs: 1 },
+      createMetrics("t", "24"),
+      new HealthState({ loops: 2, stuckAfterMs: 60_000 }),
+      createLogger("silent", new Writable({ write: (_c, _e, cb) => cb() })),
+    );
+    const receive = (loop: number) =>
+      gate
+        .clientFor(loop)
+        .send(new ReceiveMessageCommand({ QueueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo" }))
+        .catch(() => undefined);
+    return { ids, receive };
+  }
+
+  it("after a receive that got no answer at all, the loop's next receive repeats its id; after an answer, a new id", async () => {
+    const { ids, receive } = gateWith(["lost", "ok", "ok"]);
+    await receive(0);
+    await receive(0);
+    await receive(0);
+    expect(ids[1]).toBe(ids[0]);
+    expect(ids[2]).not.toBe(ids[1]);
+  });
+
+  it("a definite error (not a lost answer) does not carry the id over; loops never share ids", async () => {
+    const { ids, receive } = gateWith(["denied", "ok", "lost", "ok"]);
+    await receive(0);
+    await receive(0);
+    await receive(1);
+    await receive(0);
+    expect(ids[1]).not.toBe(ids[0]);
+    expect(ids[3]).not.toBe(ids[2]);
+    expect(new Set(ids).size).toBe(4);
+  });
 });
