@@ -31,10 +31,27 @@ export type ArchiveCompression = (typeof ARCHIVE_COMPRESSIONS)[number];
 /** PutObject attempts per write (SDK standard retry mode); the write budget below is derived from it. */
 export const S3_MAX_ATTEMPTS = 4;
 
-/** Bound on one SQS call made while acknowledging (delete, visibility), all SDK attempts included. */
+/** SQS client attempts per call (SDK standard retry mode), long polls included. */
+export const SQS_MAX_ATTEMPTS = 3;
+
+/**
+ * Slack the SQS client's per-attempt timeout adds to WAIT_TIME_SECONDS (a long poll holds its request open for the
+ * whole wait, so the timeout must outlast it).
+ */
+export const SQS_REQUEST_TIMEOUT_SLACK_SECONDS = 10;
+
+/**
+ * Overall bound on one SQS call made while handling a batch (DeleteMessageBatch, ChangeMessageVisibilityBatch: all
+ * SDK attempts included), so an SQS brownout cannot hold a receive loop for 2 tries x 3 attempts x (WAIT + 10) s.
+ */
 export const SQS_HANDLER_CALL_TIMEOUT_MS = 15_000;
-/** DeleteMessageBatch tries per chunk (the second only for entries SQS failed on its side). */
+
+/** DeleteMessageBatch tries per chunk of 10 (the first, plus one retry of entries that failed on SQS's side). */
 export const SQS_DELETE_TRIES = 2;
+
+/** Longest pause the receive gate puts before a receive after failures (receive errors / sink errors). */
+export const RECEIVE_BACKOFF_MAX_MS = 20_000;
+export const SINK_BACKOFF_MAX_MS = 30_000;
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -43,11 +43,14 @@ export class ArchiveWriteError extends ArchiverError {
   readonly retryable: boolean;
   /** True when the failure is about the bucket as a whole (missing, denied), not this one object. */
   readonly sinkFatal: boolean;
+  /** What an operator should know beyond the reason (e.g. the bucket's real region); shown on /ready. */
+  readonly detail: string | undefined;
 
-  constructor(reason: string, message: string, cause: unknown, retryable: boolean, sinkFatal: boolean) {
+  constructor(reason: string, message: string, cause: unknown, retryable: boolean, sinkFatal: boolean, detail?: string) {
     super(reason, message, cause);
     this.retryable = retryable;
     this.sinkFatal = sinkFatal;
+    this.detail = detail;
   }
 }
 
@@ -58,6 +61,12 @@ interface AwsLikeError {
   $fault?: string;
   $metadata?: { httpStatusCode?: number };
   $retryable?: { throttling?: boolean };
+  /** The raw HTTP response (non-enumerable on SDK v3 service exceptions). */
+  $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
+  /** S3 AuthorizationHeaderMalformed: the region the bucket expects. */
+  Region?: string;
+  /** S3 PermanentRedirect: the endpoint to use, e.g. bucket.s3.eu-west-1.amazonaws.com. */
+  Endpoint?: string;
 }
 
 const THROTTLING = new Set([
@@ -69,7 +78,19 @@ const THROTTLING = new Set([
   "SlowDown",
   "OverLimit",
   "KmsThrottlingException",
+  // KMS throttling as SQS (SSE-KMS queues) and S3 (SSE-KMS writes) report it: a rate limit, not a key problem.
+  "KmsThrottled",
+  "KMSThrottlingException",
+  "KMS.ThrottlingException",
 ]);
+
+/**
+ * S3 answers a request sent to the wrong region with 301 PermanentRedirect (an endpoint of another region),
+ * 400 AuthorizationHeaderMalformed (signed for the wrong region) or IllegalLocationConstraintException; HEAD requests
+ * carry no body, so only the status and the `x-amz-bucket-region` header tell. The SDK does not follow these
+ * (followRegionRedirects is off): every write to the bucket fails the same way.
+ */
+const WRONG_REGION = new Set(["PermanentRedirect", "IllegalLocationConstraintException", "AuthorizationHeaderMalformed"]);
 
 const CONNECTION = new Set([
   "ECONNRESET",
@@ -106,12 +127,20 @@ export function classifyAwsError(err: unknown): string {
   const status = e.$metadata?.httpStatusCode;
 
   if (name === "AbortError" || code === "ABORT_ERR") return "aborted";
+  if (isWrongRegionError(e)) return "wrong_region";
   // @smithy/node-http-handler renames ECONNRESET/EPIPE errors to name "TimeoutError"; the code still tells the truth.
   if (code !== "ETIMEDOUT" && CONNECTION.has(code)) return "connection";
   if (name === "TimeoutError" || name === "RequestTimeout" || code === "ETIMEDOUT" || name === "RequestTimeoutException") {
     return "timeout";
   }
-  if (e.$retryable?.throttling || THROTTLING.has(name) || THROTTLING.has(code) || name.endsWith(".OverLimit")) {
+  if (
+    e.$retryable?.throttling ||
+    THROTTLING.has(name) ||
+    THROTTLING.has(code) ||
+    name.endsWith(".OverLimit") ||
+    // Any KMS throttling spelling (KmsThrottled, KMS.ThrottlingException, ...) before the catch-all "kms" below.
+    (/^kms/i.test(name) && /throttl/i.test(name))
+  ) {
     return "throttled";
   }
   if (name.endsWith("NonExistentQueue") || name === "QueueDoesNotExist") return "queue_not_found";
@@ -130,6 +159,47 @@ export function classifyAwsError(err: unknown): string {
   return "unknown";
 }
 
+function header(e: AwsLikeError, name: string): string | undefined {
+  const h = e.$response?.headers;
+  if (!h) return undefined;
+  const v = h[name] ?? Object.entries(h).find(([k]) => k.toLowerCase() === name)?.[1];
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+function isWrongRegionError(e: AwsLikeError): boolean {
+  const name = e.name ?? "";
+  const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
+  if (name === "AuthorizationHeaderMalformed") {
+    // Malformed for another reason (no region involved) stays a client error.
+    return e.Region !== undefined || header(e, "x-amz-bucket-region") !== undefined || /region/i.test(e.message ?? "");
+  }
+  if (WRONG_REGION.has(name)) return true;
+  // A HEAD request's answer has no body, so the SDK names it "Unknown": the status and the header tell.
+  if (status === 301) return true;
+  return status === 400 && header(e, "x-amz-bucket-region") !== undefined && (name === "Unknown" || name === "");
+}
+
+/**
+ * The region S3 says the bucket is in, from a wrong-region error: the `x-amz-bucket-region` response header (sent
+ * even on 301/403 without s3:ListBucket), the `Region` of AuthorizationHeaderMalformed, or the PermanentRedirect
+ * endpoint's host. Undefined when the error does not say.
+ */
+export function bucketRegionFromError(err: unknown): string | undefined {
+  const e = (err ?? {}) as AwsLikeError;
+  const fromHeader = header(e, "x-amz-bucket-region");
+  if (fromHeader) return fromHeader;
+  if (typeof e.Region === "string" && e.Region) return e.Region;
+  const m = /(?:^|\.)s3[.-]([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com/.exec(e.Endpoint ?? "") ?? /expecting '([a-z]{2}(?:-[a-z]+)+-\d+)'/.exec(e.message ?? "");
+  return m?.[1];
+}
+
+/** One line for readiness and logs: what is wrong and how to fix it. */
+export function describeWrongRegion(configuredRegion: string, bucketRegion: string | undefined): string {
+  return bucketRegion
+    ? `bucket is in ${bucketRegion}, the S3 client uses ${configuredRegion}: set S3_REGION=${bucketRegion}`
+    : `the bucket is not in ${configuredRegion} (S3 did not say which region it is in): set S3_REGION to the bucket's region`;
+}
+
 const RETRYABLE = new Set(["timeout", "throttled", "connection", "server_error", "unknown", "aborted"]);
 
 /** Whether trying the same request again later can succeed without anyone changing anything. */
@@ -139,7 +209,7 @@ export function isRetryableReason(reason: string): boolean {
 
 /** Whether the reason concerns the whole destination (so every other message will fail the same way). */
 export function isSinkFatalReason(reason: string): boolean {
-  return reason === "bucket_not_found" || reason === "access_denied" || reason === "credentials" || reason === "kms";
+  return reason === "bucket_not_found" || reason === "access_denied" || reason === "credentials" || reason === "kms" || reason === "wrong_region";
 }
 
 /** A short, log-safe description: never includes request bodies or credentials. */

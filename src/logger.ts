@@ -27,7 +27,20 @@ export const REDACT_PATHS = [
   "*.headers.authorization",
 ];
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+/**
+ * Where the service's log lines go by default: stdout, written synchronously. pino's default stdout stream is
+ * asynchronous (sonic-boom, minLength 0): `log.flush()` is a no-op on it, and a chunk whose write is in flight when
+ * process.exit runs (a pipe the log collector has not drained yet) is dropped, because the exit-time flushSync skips
+ * the chunk an asynchronous write still owns. Synchronous writes make every line, the last one before exit included,
+ * reach the pipe before the call returns; at the service's log volume (ids and reasons, a line per message only at
+ * debug) the syscall costs microseconds. If the pipe is full the write waits for the reader (sonic-boom retries
+ * EAGAIN), which is what a log collector that is alive does anyway.
+ */
+export function stdoutDestination(): DestinationStream {
+  return pino.destination({ dest: 1, sync: true });
+}
+
+export function createLogger(level: LogLevel, destination: DestinationStream = stdoutDestination()): Logger {
   return pino(
     {
       level,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { loadConfig, type Config } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { createLogger } from "./logger.js";
+import { createAwsClients } from "./aws/aws-clients.js";
 import { ArchiverService } from "./service.js";
 
 /** The only module that touches `process`: env, argv, signals, stdout and the exit code. */
@@ -16,6 +17,15 @@ function version(): string {
   } catch {
     return "0.0.0";
   }
+}
+
+/**
+ * Writes the last lines on stderr, then exits once they are out. stderr on a pipe is asynchronous in Node (POSIX), so
+ * `write(); process.exit()` can drop them when the pipe is full; the backstop exits anyway if nobody reads it.
+ */
+function exitAfterStderr(text: string, code: number): void {
+  setTimeout(() => process.exit(code), 2000).unref();
+  process.stderr.write(text, () => process.exit(code));
 }
 
 function onSignals(stop: (signal: string) => Promise<void>): void {
@@ -39,20 +49,20 @@ async function runService(): Promise<void> {
     config = loadConfig(process.env, { memoryLimitBytes: process.constrainedMemory() });
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stderr.write(`sqs-archiver: ${err.code}: ${p}\n`);
-      process.exit(EXIT_CONFIG);
+      exitAfterStderr(err.problems.map((p) => `sqs-archiver: ${err.code}: ${p}\n`).join(""), EXIT_CONFIG);
+      return;
     }
     throw err;
   }
+  // Log lines are written synchronously (see logger.ts): whatever was logged before process.exit is in the pipe.
   const log = createLogger(config.logLevel);
-  const service = new ArchiverService({ config, log, version: version(), nodeVersion: process.versions.node });
+  const clients = createAwsClients(config);
+  const service = new ArchiverService({ config, log, version: version(), nodeVersion: process.versions.node, clients });
   onSignals(async (signal) => {
     log.info({ event: "signal", signal }, "signal received");
     // Backstop: exit even if something in the drain hangs past the budget.
     setTimeout(() => process.exit(1), (config.shutdownTimeoutSeconds + 5) * 1000).unref();
-    const res = await service.stop();
-    log.flush();
-    void res;
+    await service.stop();
     process.exit(0);
   });
   await service.start();
@@ -80,8 +90,7 @@ async function runLocalMode(): Promise<void> {
 }
 
 process.on("unhandledRejection", (err) => {
-  process.stderr.write(`${JSON.stringify({ level: "fatal", event: "unhandled_rejection", msg: String((err as Error)?.stack ?? err) })}\n`);
-  process.exit(1);
+  exitAfterStderr(`${JSON.stringify({ level: "fatal", event: "unhandled_rejection", msg: String((err as Error)?.stack ?? err) })}\n`, 1);
 });
 
 const mode = process.argv[2];
@@ -90,6 +99,5 @@ const CLI_COMMANDS = new Set(["replay", "athena-ddl", "help", "--help", "-h", "-
 const runCli = async () => void (await import("./cli/cli.js"));
 const run = mode === "local" ? runLocalMode : mode !== undefined && CLI_COMMANDS.has(mode) ? runCli : runService;
 run().catch((err: unknown) => {
-  process.stderr.write(`${JSON.stringify({ level: "fatal", event: "startup_failed", msg: String((err as Error)?.stack ?? err) })}\n`);
-  process.exit(1);
+  exitAfterStderr(`${JSON.stringify({ level: "fatal", event: "startup_failed", msg: String((err as Error)?.stack ?? err) })}\n`, 1);
 });

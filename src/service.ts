@@ -3,12 +3,12 @@ import { Consumer } from "sqs-consumer";
 import type { FastifyInstance } from "fastify";
 import { createAwsClients, type AwsClients } from "./aws/aws-clients.js";
 import { BatchHandler } from "./receive/batch-handler.js";
-import type { Config } from "./config.js";
+import { RECEIVE_BACKOFF_MAX_MS, SINK_BACKOFF_MAX_MS, type Config } from "./config.js";
 import { describeError } from "./errors.js";
 import { HealthState, stuckThresholdMs } from "./http/health.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { preflight } from "./aws/preflight.js";
+import { checkBucket, preflight } from "./aws/preflight.js";
 import { ReceiveGate } from "./receive/receive-gate.js";
 import { S3Writer } from "./sinks/s3-writer.js";
 import { Backpressure } from "./receive/backpressure.js";
@@ -95,9 +95,9 @@ export class ArchiverService {
       {
         pollIntervalMs: config.pollIntervalSeconds * 1000,
         receiveBackoffBaseMs: 250,
-        receiveBackoffMaxMs: 20_000,
+        receiveBackoffMaxMs: RECEIVE_BACKOFF_MAX_MS,
         sinkBackoffBaseMs: 500,
-        sinkBackoffMaxMs: 30_000,
+        sinkBackoffMaxMs: SINK_BACKOFF_MAX_MS,
         admission: this.backpressure,
       },
       this.metrics,
@@ -183,6 +183,11 @@ export class ArchiverService {
       "sqs-archiver started",
     );
     void preflight(this.clients.sqs, config, log, this.preflightAbort.signal);
+    // The bucket's region, checked once at start-up: a bucket in another region fails readiness at once, naming both
+    // regions, instead of after the first failed write (or never, on an idle queue).
+    void checkBucket(this.clients.s3, config, log, this.preflightAbort.signal).then((check) => {
+      if (check.status === "wrong_region" && !this.preflightAbort.signal.aborted) this.health.sinkFailed("wrong_region", check.detail);
+    });
     this.health.setRunning(true);
     for (const c of this.consumers) c.start();
   }

@@ -1,6 +1,7 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "../config.js";
-import { classifyAwsError, describeError } from "../errors.js";
+import { bucketRegionFromError, classifyAwsError, describeError, describeWrongRegion } from "../errors.js";
 import type { Logger } from "../logger.js";
 
 export interface QueueInfo {
@@ -46,4 +47,57 @@ export async function preflight(sqs: SQSClient, config: Config, log: Logger, sig
     log.error({ event: "queue_check_failed", queueUrl: config.queueUrl, reason: classifyAwsError(err), err: describeError(err) }, "queue check failed; receive loops will retry");
     return undefined;
   }
+}
+
+export type BucketCheck =
+  /** The bucket answered from the configured region (region as S3 reported it, when it did). */
+  | { status: "ok"; region: string | undefined }
+  /** S3 says the bucket lives in another region: every write will fail until S3_REGION names it. */
+  | { status: "wrong_region"; expectedRegion: string; actualRegion: string | undefined; detail: string }
+  /** Could not tell (missing bucket, denied, network): logged; the writes will report their own reasons. */
+  | { status: "unknown"; reason: string };
+
+function headerOf(err: unknown, name: string): string | undefined {
+  const h = (err as { $response?: { headers?: Record<string, string | undefined> } })?.$response?.headers;
+  return h?.[name];
+}
+
+/**
+ * Checks at start-up that the bucket is in the region the S3 client signs for, with HeadBucket (s3:ListBucket on the
+ * bucket). S3 reports the bucket's region in `x-amz-bucket-region` on success and also on 301 and 403 answers, so the
+ * region is checked even when the role lacks s3:ListBucket. Never fatal: a wrong region is logged with the expected
+ * and actual region and returned, so the caller can fail readiness with that reason at once instead of after the
+ * first failed write.
+ */
+export async function checkBucket(s3: S3Client, config: Config, log: Logger, signal?: AbortSignal): Promise<BucketCheck> {
+  const expected = config.s3Region;
+  let actual: string | undefined;
+  let failure: unknown;
+  try {
+    const out = await s3.send(new HeadBucketCommand({ Bucket: config.bucket }), signal ? { abortSignal: signal } : {});
+    actual = out.BucketRegion;
+  } catch (err) {
+    failure = err;
+    actual = bucketRegionFromError(err) ?? headerOf(err, "x-amz-bucket-region");
+  }
+  const reason = failure === undefined ? undefined : classifyAwsError(failure);
+  if (reason === "aborted") return { status: "unknown", reason };
+  if ((actual !== undefined && actual !== expected) || reason === "wrong_region") {
+    const detail = describeWrongRegion(expected, actual);
+    log.error(
+      { event: "bucket_wrong_region", bucket: config.bucket, expectedRegion: expected, actualRegion: actual ?? null, err: failure ? describeError(failure) : undefined },
+      `S3 bucket ${config.bucket} is not in ${expected}: ${detail}`,
+    );
+    return { status: "wrong_region", expectedRegion: expected, actualRegion: actual, detail };
+  }
+  if (reason === undefined || (reason === "access_denied" && actual === expected)) {
+    // 403 with the region header: the role lacks s3:ListBucket, but the region is confirmed.
+    log.info({ event: "bucket_checked", bucket: config.bucket, region: actual ?? expected, reportedRegion: actual ?? null }, "bucket reachable in the configured region");
+    return { status: "ok", region: actual };
+  }
+  log.warn(
+    { event: "bucket_check_failed", bucket: config.bucket, expectedRegion: expected, reason, err: describeError(failure) },
+    "bucket check failed; writes will report their own failures",
+  );
+  return { status: "unknown", reason };
 }

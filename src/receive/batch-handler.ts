@@ -162,6 +162,7 @@ export class BatchHandler {
       let durable = 0;
       let sinkFailed = 0;
       let fatal: string | undefined;
+      let fatalDetail: string | undefined;
       outcomes.forEach((o, i) => {
         const h = held[i] as Held;
         if (isDurable(o)) {
@@ -170,11 +171,14 @@ export class BatchHandler {
         } else if (o.status === "failed") {
           if (o.aborted) toRelease.push(h);
           else sinkFailed++;
-          if (o.sinkFatal) fatal = o.reason;
+          if (o.sinkFatal) {
+            fatal = o.reason;
+            fatalDetail = o.detail;
+          }
         }
         // Rejected messages are the message's fault, not the sink's: left in flight, no backoff.
       });
-      gate.batchOutcome(durable, sinkFailed, fatal);
+      gate.batchOutcome(durable, sinkFailed, fatal, fatalDetail);
       await Promise.all([this.deleteAll(toDelete), this.release(toRelease, "shutdown_deadline")]);
     } finally {
       clearInterval(heartbeat);

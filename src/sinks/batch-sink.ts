@@ -166,7 +166,7 @@ export class BatchSink implements ArchiveSink {
         compression: config.archiveCompression,
       };
       const signal = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
-      const res = await writer.write(key, body, metadata, signal, NDJSON_CONTENT_TYPE);
+      const res = await writer.write(key, body, metadata, signal, { contentType: NDJSON_CONTENT_TYPE });
       metrics.archiveDuration.observe((this.now() - started) / 1000);
       if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
       metrics.batchMessages.observe(count);
@@ -188,7 +188,8 @@ export class BatchSink implements ArchiveSink {
       const sinkFatal = !aborted && err instanceof ArchiveWriteError ? err.sinkFatal : false;
       const error = describeError((err as { cause?: unknown }).cause ?? err);
       log.warn({ event: "batch_failed", key, messages: count, reason: why, err: error }, "batch write failed; its messages are left for redelivery");
-      outcome = { status: "failed", reason: why, sinkFatal, aborted, error, ...(key ? { key } : {}) };
+      const detail = err instanceof ArchiveWriteError ? err.detail : undefined;
+      outcome = { status: "failed", reason: why, sinkFatal, aborted, error, ...(key ? { key } : {}), ...(detail ? { detail } : {}) };
     }
     this.d.releaseBytes(b.charged);
     this.setBufferedBytes(-b.charged);

@@ -63,7 +63,8 @@ export class MessageSink implements ArchiveSink {
         const attempts = (err.cause as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1;
         if (attempts > 1) metrics.s3Retries.inc(attempts - 1);
       }
-      return { status: "failed", reason, sinkFatal, aborted, key, error: describeError((err as { cause?: unknown }).cause ?? err) };
+      const detail = err instanceof ArchiveWriteError ? err.detail : undefined;
+      return { status: "failed", reason, sinkFatal, aborted, key, error: describeError((err as { cause?: unknown }).cause ?? err), ...(detail ? { detail } : {}) };
     } finally {
       this.inFlight--;
     }

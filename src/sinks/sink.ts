@@ -12,7 +12,9 @@ export type SinkOutcome =
   /** Durable already: the key existed (412), an earlier delivery or an identical batch stored it. */
   | { status: "already_stored"; key: string }
   /** Not durable. `aborted` marks a write cut by the shutdown deadline (the message is released, not left in flight). */
-  | { status: "failed"; reason: string; sinkFatal: boolean; aborted: boolean; key?: string; error?: { code: string; message: string } }
+  | { status: "failed"; reason: string; sinkFatal: boolean; aborted: boolean; key?: string; error?: { code: string; message: string };
+      /** For bucket-wide failures: what to tell the operator (e.g. the bucket's real region). */
+      detail?: string }
   /** The message itself cannot be archived in this layout (verify stage; never counts against the sink). */
   | { status: "rejected"; code: string; detail: string };
 

@@ -175,7 +175,10 @@ describe("ARCHIVE_FORMAT=ndjson", () => {
     const ids = byMessageId(await readAllLines(backend, BUCKET, "dup/"));
     expect([...ids.keys()].sort()).toEqual([...sent.keys()].sort());
     const duplicated = [...ids.values()].filter((places) => places.length > 1);
-    expect(duplicated.length).toBeGreaterThanOrEqual(1);
+    // A redelivered set identical to a stored batch lands on the same key (412, no second line); any other grouping
+    // gives at most one extra line per message whose delete failed.
+    const alreadyStored = await metricValue(svc.base, "sqs_archiver_batches_written_total", { outcome: "already_stored" });
+    expect(duplicated.length + alreadyStored).toBeGreaterThanOrEqual(1);
     for (const places of duplicated) {
       expect(places).toHaveLength(2);
       expect(new Set(places.map((p) => p.key)).size).toBe(2);

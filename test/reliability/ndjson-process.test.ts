@@ -64,7 +64,9 @@ describe("ndjson mode, real process", () => {
     expect(missing).toEqual([]);
     for (const [id, body] of sent) expect(ids.get(id)?.[0]?.envelope.body).toBe(body);
     const duplicated = [...ids.values()].filter((p) => p.length > 1).length;
-    expect(duplicated).toBeGreaterThan(0);
+    // Messages archived before the crash came back: as second lines, or as an identical batch answered 412.
+    const alreadyStored = await metricValue(base2, "sqs_archiver_batches_written_total", { outcome: "already_stored" });
+    expect(duplicated + alreadyStored).toBeGreaterThan(0);
     // Every duplicate line came back as a redelivery and was counted as one by the second process.
     expect(await metricValue(base2, "sqs_archiver_redeliveries_total")).toBeGreaterThanOrEqual(duplicated);
     second.child.kill("SIGTERM");

@@ -17,11 +17,25 @@ export interface Op {
   name: string;
   /** S3 object key (path-style), when there is one. */
   key?: string;
+  /** The region the request was signed for (SigV4 credential scope), when it is signed. */
+  region?: string;
 }
 
 export type FaultAction =
-  | { kind: "status"; status: number; code: string; message?: string }
+  | {
+      kind: "status";
+      status: number;
+      code: string;
+      message?: string;
+      /** Extra response headers (e.g. `x-amz-bucket-region` on a 301 PermanentRedirect). */
+      headers?: Record<string, string>;
+      /** Replaces the generated AWS-shaped error body. HEAD requests never get a body. */
+      body?: string;
+    }
   | { kind: "reset" }
+  /** Forward the request upstream (it takes effect there: the object is stored, the messages received), then reset the
+   * client's connection instead of answering: a response lost on the way back. */
+  | { kind: "reset-after-forward" }
   | { kind: "hang" };
 
 export interface FaultRule {
@@ -83,7 +97,19 @@ export interface AwsProxy {
   close(): Promise<void>;
 }
 
+function signedRegion(req: http.IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  const m = typeof auth === "string" ? /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(auth) : null;
+  return m?.[1];
+}
+
 export function classify(req: http.IncomingMessage): Op {
+  const op = classifyUnsigned(req);
+  const region = signedRegion(req);
+  return region === undefined ? op : { ...op, region };
+}
+
+function classifyUnsigned(req: http.IncomingMessage): Op {
   const target = req.headers["x-amz-target"];
   if (typeof target === "string" && target.startsWith("AmazonSQS.")) return { service: "sqs", name: target.slice("AmazonSQS.".length) };
   const url = new URL(req.url ?? "/", "http://x");
@@ -218,15 +244,18 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
     };
 
     const fault = pickFault(op);
-    if (fault) {
+    const loseResponse = fault?.action.kind === "reset-after-forward";
+    if (fault && !loseResponse) {
       const a = fault.action;
       if (a.kind === "reset") {
         req.socket.destroy();
         return;
       }
       if (a.kind === "hang") return; // the client's own timeout ends it
+      if (a.kind !== "status") return;
       const e = errorBody(op, a.status, a.code, a.message ?? "injected by test proxy");
-      await respond(a.status, e.headers, e.body);
+      const payload = req.method === "HEAD" ? "" : (a.body ?? e.body);
+      await respond(a.status, { ...e.headers, ...(a.headers ?? {}) }, payload);
       return;
     }
 
@@ -253,6 +282,11 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
         });
       } else {
         up = await forward();
+      }
+      if (loseResponse) {
+        // The upstream has acted on the request; the client never hears about it.
+        req.socket.destroy();
+        return;
       }
       if (transforms.response) up = { ...up, body: transforms.response(op, up.body, body, up.status) };
       const outHeaders: http.OutgoingHttpHeaders = { ...up.headers };
