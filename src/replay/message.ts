@@ -160,22 +160,23 @@ export function compareSequenceNumbers(a: string | undefined, b: string | undefi
 }
 
 /**
- * Splits entries (in order) into SendMessageBatch requests: at most 10 entries and at most 1 MiB together, so a
- * 1 MiB message always goes alone.
+ * Counts the SendMessageBatch requests a stream of entries (in order) needs: at most `maxEntries` (10) entries and
+ * 1 MiB together per request, so a 1 MiB message always goes alone. The sender applies the same two limits.
  */
-export function planBatches<T extends { size: number }>(items: readonly T[], maxEntries = MAX_BATCH_ENTRIES): T[][] {
-  const out: T[][] = [];
-  let cur: T[] = [];
-  let bytes = 0;
-  for (const it of items) {
-    if (cur.length > 0 && (cur.length >= maxEntries || bytes + it.size > MAX_BATCH_BYTES)) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
+export class BatchCounter {
+  batches = 0;
+  private entries = 0;
+  private bytes = 0;
+
+  constructor(private readonly maxEntries = MAX_BATCH_ENTRIES) {}
+
+  add(size: number): void {
+    if (this.entries === 0 || this.entries >= this.maxEntries || this.bytes + size > MAX_BATCH_BYTES) {
+      this.batches++;
+      this.entries = 0;
+      this.bytes = 0;
     }
-    cur.push(it);
-    bytes += it.size;
+    this.entries++;
+    this.bytes += size;
   }
-  if (cur.length > 0) out.push(cur);
-  return out;
 }

@@ -6,7 +6,7 @@ import { classifyAwsError, describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { CheckpointWriter, type CheckpointState } from "./checkpoint.js";
 import { matchesFilters, type Filter } from "./filter.js";
-import { compareSequenceNumbers, isFifoQueueUrl, planBatches, queueIdentity, sentTimestampOf, toReplayEntry, type BadContentError } from "./message.js";
+import { BatchCounter, compareSequenceNumbers, isFifoQueueUrl, queueIdentity, sentTimestampOf, toReplayEntry, type BadContentError } from "./message.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { listWindow, readObject, type ListedObject, type ReadCounters } from "./read.js";
 import { Sender, type Outgoing } from "./sender.js";
@@ -131,7 +131,7 @@ export class Replay {
   private readonly target: string;
   private readonly dry = {
     hours: new Map<string, { messages: number; bytes: number }>(),
-    sizes: [] as Array<{ size: number }>,
+    batches: undefined as BatchCounter | undefined,
     samples: [] as string[],
     queues: new Set<string>(),
   };
@@ -347,21 +347,21 @@ export class Replay {
     h.messages++;
     h.bytes += it.re.size;
     this.dry.hours.set(hour, h);
-    this.dry.sizes.push({ size: it.re.size });
+    this.dry.batches ??= new BatchCounter(Math.min(10, new RateLimiter(this.o.rate).maxBatch));
+    this.dry.batches.add(it.re.size);
     if (this.dry.samples.length < 5) this.dry.samples.push(it.messageId);
     it.track.outstanding--;
   }
 
   private dryReport(): DryRunReport {
     const hours = [...this.dry.hours.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([hour, v]) => ({ hour, ...v }));
-    const limiterBatch = Math.min(10, new RateLimiter(this.o.rate).maxBatch);
     const messages = hours.reduce((n, h) => n + h.messages, 0);
     return {
       hours,
       messages,
       bytes: hours.reduce((n, h) => n + h.bytes, 0),
       s3Requests: { listObjectsV2: this.counters.listRequests, getObject: this.counters.getRequests, total: this.counters.listRequests + this.counters.getRequests },
-      sqsRequests: { sendMessageBatch: planBatches(this.dry.sizes, limiterBatch).length },
+      sqsRequests: { sendMessageBatch: this.dry.batches?.batches ?? 0 },
       sampleMessageIds: this.dry.samples,
       sourceQueues: [...this.dry.queues],
     };

@@ -11,10 +11,10 @@ import { UsageError } from "../../src/replay/errors.js";
 import { matchesFilters, parseFilter } from "../../src/replay/filter.js";
 import {
   BadContentError,
+  BatchCounter,
   compareSequenceNumbers,
   MAX_BATCH_BYTES,
   parseEnvelope,
-  planBatches,
   PROVENANCE_MESSAGE_ID,
   PROVENANCE_SENT_TIMESTAMP,
   queueIdentity,
@@ -210,8 +210,13 @@ describe("envelope parsing and attribute mapping", () => {
   });
 
   it("batches at most 10 entries and 1 MiB per request, so a 1 MiB message goes alone", () => {
-    const sizes = [100, MAX_BATCH_BYTES, 100, 100, ...Array(12).fill(10)].map((size) => ({ size }));
-    expect(planBatches(sizes).map((b) => b.length)).toEqual([1, 1, 10, 4]);
+    const c = new BatchCounter();
+    for (const size of [100, MAX_BATCH_BYTES, 100, 100, ...Array(12).fill(10)]) c.add(size);
+    // [100], [1 MiB], [100, 100, 8 x 10], [4 x 10]
+    expect(c.batches).toBe(4);
+    const slow = new BatchCounter(2);
+    for (let i = 0; i < 5; i++) slow.add(10);
+    expect(slow.batches).toBe(3);
   });
 
   it("matches the same queue under any endpoint host", () => {
