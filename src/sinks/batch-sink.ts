@@ -2,11 +2,11 @@ import { buildBatchKey, hourStart, NDJSON_CONTENT_TYPE } from "../archive/format
 import { NdjsonObjectBuilder } from "../archive/ndjson-batch.js";
 import { SCHEMA_VERSION } from "../archive/envelope.js";
 import type { Config } from "../config.js";
-import { ArchiveWriteError, classifyAwsError, describeError } from "../errors.js";
+import { describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { S3Writer } from "./s3-writer.js";
-import type { ArchiveSink, SinkItem, SinkOutcome } from "./sink.js";
+import { writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
 
 export type FlushReason = "count" | "bytes" | "age" | "hour" | "shutdown";
 
@@ -182,14 +182,13 @@ export class BatchSink implements ArchiveSink {
         outcome = { status: "written", key };
       }
     } catch (err) {
-      const aborted = this.d.signal.aborted;
-      const classified = err instanceof ArchiveWriteError ? err.code : classifyAwsError(err);
-      const why = aborted ? "aborted" : classified === "aborted" ? "timeout" : classified;
-      const sinkFatal = !aborted && err instanceof ArchiveWriteError ? err.sinkFatal : false;
-      const error = describeError((err as { cause?: unknown }).cause ?? err);
-      log.warn({ event: "batch_failed", key, messages: count, reason: why, err: error }, "batch write failed; its messages are left for redelivery");
-      const detail = err instanceof ArchiveWriteError ? err.detail : undefined;
-      outcome = { status: "failed", reason: why, sinkFatal, aborted, error, ...(key ? { key } : {}), ...(detail ? { detail } : {}) };
+      const failure = writeFailure(err, this.d.signal.aborted, key);
+      if (failure.attempts > 1) metrics.s3Retries.inc(failure.attempts - 1);
+      outcome = failure.outcome;
+      log.warn(
+        { event: "batch_failed", key, messages: count, reason: outcome.reason, err: outcome.error },
+        outcome.aborted ? "batch write cut by the shutdown deadline; its messages are released" : "batch write failed; its messages are left for redelivery",
+      );
     }
     this.d.releaseBytes(b.charged);
     this.setBufferedBytes(-b.charged);

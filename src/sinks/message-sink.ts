@@ -1,10 +1,10 @@
 import { buildKey } from "../archive/key.js";
 import type { Config } from "../config.js";
-import { ArchiverError, ArchiveWriteError, classifyAwsError, describeError } from "../errors.js";
+import { ArchiverError, describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { S3Writer } from "./s3-writer.js";
-import type { ArchiveSink, SinkItem, SinkOutcome } from "./sink.js";
+import { writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
 
 interface Deps {
   config: Config;
@@ -54,17 +54,9 @@ export class MessageSink implements ArchiveSink {
       metrics.archivedBytes.inc(res.bytes);
       return { status: "written", key };
     } catch (err) {
-      const aborted = this.d.signal.aborted;
-      const classified = err instanceof ArchiveWriteError ? err.code : classifyAwsError(err);
-      // An abort that is not the shutdown's is the write budget running out.
-      const reason = aborted ? "aborted" : classified === "aborted" ? "timeout" : classified;
-      const sinkFatal = !aborted && err instanceof ArchiveWriteError ? err.sinkFatal : false;
-      if (err instanceof ArchiveWriteError) {
-        const attempts = (err.cause as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1;
-        if (attempts > 1) metrics.s3Retries.inc(attempts - 1);
-      }
-      const detail = err instanceof ArchiveWriteError ? err.detail : undefined;
-      return { status: "failed", reason, sinkFatal, aborted, key, error: describeError((err as { cause?: unknown }).cause ?? err), ...(detail ? { detail } : {}) };
+      const { outcome, attempts } = writeFailure(err, this.d.signal.aborted, key);
+      if (attempts > 1) metrics.s3Retries.inc(attempts - 1);
+      return outcome;
     } finally {
       this.inFlight--;
     }

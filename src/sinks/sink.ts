@@ -1,5 +1,6 @@
 import type { ArchiveFormat } from "../config.js";
 import type { ValidMessage } from "../archive/envelope.js";
+import { ArchiveWriteError, classifyAwsError, describeError } from "../errors.js";
 
 /**
  * The contract between the receive side and an archive format. The receive side hands over each verified message and
@@ -36,4 +37,30 @@ export interface ArchiveSink {
 
 export function isDurable(o: SinkOutcome): o is Extract<SinkOutcome, { status: "written" | "already_stored" }> {
   return o.status === "written" || o.status === "already_stored";
+}
+
+export type FailedOutcome = Extract<SinkOutcome, { status: "failed" }>;
+
+/**
+ * The outcome of a write that threw. `shutdownAborted` tells the shutdown deadline's abort (the message is released)
+ * from the write budget running out (an abort too, reported as `timeout`). `attempts` is what the SDK spent, for
+ * `s3_retries_total`.
+ */
+export function writeFailure(err: unknown, shutdownAborted: boolean, key: string | undefined): { outcome: FailedOutcome; attempts: number } {
+  const classified = err instanceof ArchiveWriteError ? err.code : classifyAwsError(err);
+  const reason = shutdownAborted ? "aborted" : classified === "aborted" ? "timeout" : classified;
+  const sinkFatal = !shutdownAborted && err instanceof ArchiveWriteError ? err.sinkFatal : false;
+  const detail = err instanceof ArchiveWriteError ? err.detail : undefined;
+  const cause = (err as { cause?: unknown }).cause ?? err;
+  const attempts = err instanceof ArchiveWriteError ? ((cause as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1) : 1;
+  const outcome: FailedOutcome = {
+    status: "failed",
+    reason,
+    sinkFatal,
+    aborted: shutdownAborted,
+    error: describeError(cause),
+    ...(key ? { key } : {}),
+    ...(detail ? { detail } : {}),
+  };
+  return { outcome, attempts };
 }

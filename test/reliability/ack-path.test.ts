@@ -1,7 +1,7 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { metricValue, startBackend, waitFor, type Backend } from "../support/harness.js";
+import { describe, expect, it } from "vitest";
+import { metricValue, waitFor } from "../support/harness.js";
 import { expectExactlyOnce, readArchive, sendAll, sleep } from "../support/reliability.js";
-import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
+import { serviceEnv, useRealProcess } from "../support/process.js";
 
 /**
  * Findings of the adversarial review that concern the acknowledgement path, each reproduced with the real process:
@@ -14,22 +14,9 @@ const BUCKET = "ack-path";
 type ReceiveOutput = { Messages?: Array<{ Body: string; Attributes?: Record<string, string> }> };
 
 describe("acknowledgement path, real process", () => {
-  let backend: Backend;
-  const children: ChildService[] = [];
-  const spawn = (env: NodeJS.ProcessEnv) => {
-    const c = spawnService(env);
-    children.push(c);
-    return c;
-  };
-  beforeAll(() => assertBuilt());
-  afterEach(async () => {
-    for (const c of children.splice(0)) await ensureDead(c);
-    await backend?.close();
-  });
+  const { backend, spawn } = useRealProcess(BUCKET);
 
   it("1. a SentTimestamp no SQS message can carry is rejected per message; the process and the rest of the batch carry on", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
     const queueUrl = await backend.createQueue("bad-timestamp", { VisibilityTimeout: "30" });
     // Rewrite SentTimestamp of marked messages in every ReceiveMessage response, as the review did.
     backend.proxy.setTransforms({
@@ -45,11 +32,11 @@ describe("acknowledgement path, real process", () => {
     });
     const good = await sendAll(backend, queueUrl, ["ok 1", "ok 2", "ok 3", "ok 4"]);
     const bad = await sendAll(backend, queueUrl, ["far-future", "empty-timestamp"]);
-    const svc = spawn(serviceEnv(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1", VISIBILITY_TIMEOUT_SECONDS: "30" }));
+    const svc = spawn(serviceEnv(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, S3_PREFIX: "timestamp/", CONCURRENCY: "1", VISIBILITY_TIMEOUT_SECONDS: "30" }));
     const base = await svc.base();
     await waitFor(async () => (await metricValue(base, "sqs_archiver_messages_deleted_total")) === 4, 15_000, 100);
     await waitFor(async () => (await metricValue(base, "sqs_archiver_failures_total", { stage: "verify", reason: "SENT_TIMESTAMP_INVALID" })) === 2, 5_000);
-    await expectExactlyOnce(backend, BUCKET, "sqs-messages/", good);
+    await expectExactlyOnce(backend, BUCKET, "timestamp/", good);
     expect((await backend.listKeys(BUCKET)).some((k) => k.includes("/1970/"))).toBe(false);
     // Still running, still ready, and the two bad messages are left in flight for redrive (not deleted, not archived).
     expect(svc.child.exitCode).toBeNull();
@@ -63,8 +50,6 @@ describe("acknowledgement path, real process", () => {
   }, 40_000);
 
   it("2. at the shutdown deadline, archived messages are still deleted and the one whose write hangs is released", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
     const queueUrl = await backend.createQueue("deadline");
     const sent = await sendAll(backend, queueUrl, Array.from({ length: 10 }, (_, i) => `deadline ${i}`));
     const hungId = [...sent.keys()][3] as string;
@@ -73,6 +58,7 @@ describe("acknowledgement path, real process", () => {
       serviceEnv(backend, {
         SQS_QUEUE_URL: queueUrl,
         S3_BUCKET_NAME: BUCKET,
+        S3_PREFIX: "deadline/",
         CONCURRENCY: "1",
         SHUTDOWN_TIMEOUT_SECONDS: "3",
         S3_REQUEST_TIMEOUT_SECONDS: "60",
@@ -80,7 +66,7 @@ describe("acknowledgement path, real process", () => {
       }),
     );
     const base = await svc.base();
-    await waitFor(async () => (await backend.listKeys(BUCKET)).length === 9, 15_000, 100);
+    await waitFor(async () => (await backend.listKeys(BUCKET, "deadline/")).length === 9, 15_000, 100);
     await sleep(200);
     // The nine are archived but wait, with the hung one, for their batch: nothing deleted yet.
     expect(await metricValue(base, "sqs_archiver_messages_deleted_total")).toBe(0);
@@ -91,7 +77,7 @@ describe("acknowledgement path, real process", () => {
     expect(Date.now() - t0).toBeLessThan(4_000);
     // Nine deleted, the hung one visible again at once (released), nothing left invisible for 120 s.
     expect(await backend.queueDepth(queueUrl)).toEqual({ visible: 1, inFlight: 0, delayed: 0 });
-    const archive = await readArchive(backend, BUCKET, "sqs-messages/");
+    const archive = await readArchive(backend, BUCKET, "deadline/");
     expect(archive.size).toBe(9);
     expect(archive.has(hungId)).toBe(false);
     expect(svc.events("released")).toMatchObject([{ why: "shutdown_deadline", messageIds: [hungId] }]);
@@ -99,8 +85,6 @@ describe("acknowledgement path, real process", () => {
   }, 40_000);
 
   it("5. verification failures never back off the sink: 7 corrupt messages then a good one, CONCURRENCY 1", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
     const queueUrl = await backend.createQueue("verify-backoff", { VisibilityTimeout: "60" });
     backend.proxy.setTransforms({
       response(op, body, _req, status) {
@@ -112,13 +96,15 @@ describe("acknowledgement path, real process", () => {
     });
     await sendAll(backend, queueUrl, Array.from({ length: 7 }, (_, i) => `corrupt ${i}`));
     const good = await sendAll(backend, queueUrl, ["good one"]);
-    const svc = spawn(serviceEnv(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "1", MAX_MESSAGES_PER_POLL: "1", VISIBILITY_TIMEOUT_SECONDS: "60" }));
+    const svc = spawn(
+      serviceEnv(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, S3_PREFIX: "verify/", CONCURRENCY: "1", MAX_MESSAGES_PER_POLL: "1", VISIBILITY_TIMEOUT_SECONDS: "60" }),
+    );
     const base = await svc.base();
     const t0 = Date.now();
     await waitFor(async () => (await metricValue(base, "sqs_archiver_messages_deleted_total")) === 1, 15_000, 50);
     // Eight receives with no pause: well under one second of the old 0.5 s-doubling S3 backoff.
     expect(Date.now() - t0).toBeLessThan(5_000);
-    await expectExactlyOnce(backend, BUCKET, "sqs-messages/", good);
+    await expectExactlyOnce(backend, BUCKET, "verify/", good);
     expect(await metricValue(base, "sqs_archiver_failures_total", { stage: "verify", reason: "MD5_MISMATCH" })).toBe(7);
     expect(await metricValue(base, "sqs_archiver_poll_backoffs_total", { reason: "s3_errors" })).toBe(0);
     expect((await fetch(`${base}/ready`)).status).toBe(200);

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricValue, startBackend, waitFor, type Backend } from "../support/harness.js";
+import { describe, expect, it } from "vitest";
+import { metricValue, waitFor } from "../support/harness.js";
 import { sendAll, sleep } from "../support/reliability.js";
-import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
+import { serviceEnv, useRealProcess } from "../support/process.js";
 
 /**
  * Issue 8 #6: the backoff counters were shared by the loops and bumped once per loop, so one all-failed batch on each
@@ -12,24 +12,13 @@ import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } 
 const BUCKET = "backoff-concurrency";
 
 describe("backoff with CONCURRENCY 8", () => {
-  let backend: Backend;
-  let svc: ChildService | undefined;
-
-  beforeAll(async () => {
-    assertBuilt();
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
-  });
-  afterAll(async () => {
-    await ensureDead(svc);
-    await backend?.close();
-  });
+  const { backend, spawn } = useRealProcess(BUCKET);
 
   it("one failed batch per loop pauses each loop about half a second, not 15-30 s", async () => {
     const queueUrl = await backend.createQueue("backoff-concurrency-q");
     await sendAll(backend, queueUrl, Array.from({ length: 80 }, (_, i) => `fails to write ${i}`));
     backend.proxy.setFaults([{ match: (op) => op.name === "PutObject", action: { kind: "status", status: 403, code: "AccessDenied", message: "Access Denied" } }]);
-    svc = spawnService(serviceEnv(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "8", VISIBILITY_TIMEOUT_SECONDS: "30" }));
+    const svc = spawn(serviceEnv(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "8", VISIBILITY_TIMEOUT_SECONDS: "30" }));
     const base = await svc.base();
     // The first round: most loops' batches have failed (80 messages, 8 loops of 10).
     await waitFor(() => (svc?.events("archive_failed").length ?? 0) >= 50, 15_000, 20);

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricValue, startBackend, waitFor, type Backend } from "../support/harness.js";
+import { describe, expect, it } from "vitest";
+import { metricValue, waitFor } from "../support/harness.js";
 import { sendAll, sleep } from "../support/reliability.js";
-import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
+import { serviceEnv, useRealProcess } from "../support/process.js";
 
 /**
  * Issue 8, suspected: "log.flush() does nothing with pino's asynchronous stdout". Confirmed: pino's default stdout
@@ -17,23 +17,12 @@ const BUCKET = "last-log-lines";
 const PREFIX = "logs/";
 
 describe("the last log lines before exit", () => {
-  let backend: Backend;
-  let svc: ChildService | undefined;
-
-  beforeAll(async () => {
-    assertBuilt();
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
-  });
-  afterAll(async () => {
-    await ensureDead(svc);
-    await backend?.close();
-  });
+  const { backend, spawn } = useRealProcess(BUCKET);
 
   it("SIGTERM while the log pipe is full: no line is lost, shutdown_complete is there", async () => {
     const queueUrl = await backend.createQueue("last-log-lines-q");
     await sendAll(backend, queueUrl, Array.from({ length: 3000 }, (_, i) => `log load ${i}`));
-    svc = spawnService(
+    const svc = spawn(
       serviceEnv(backend, {
         SQS_QUEUE_URL: queueUrl,
         S3_BUCKET_NAME: BUCKET,

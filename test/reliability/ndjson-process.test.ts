@@ -1,8 +1,8 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { byMessageId, readAllLines } from "../support/archive-reader.js";
-import { metricValue, startBackend, waitFor, type Backend } from "../support/harness.js";
+import { metricValue, waitFor, type Backend } from "../support/harness.js";
 import { sendAll, waitForDrained } from "../support/reliability.js";
-import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
+import { serviceEnv, useRealProcess } from "../support/process.js";
 
 /**
  * Batched mode with the real process (node dist/main.js), the way a pod runs it: kill -9 while batches are open and
@@ -13,23 +13,9 @@ import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } 
 const BUCKET = "ndjson-process";
 
 describe("ndjson mode, real process", () => {
-  let backend: Backend;
-  const children: ChildService[] = [];
-  const spawn = (env: NodeJS.ProcessEnv) => {
-    const c = spawnService(env);
-    children.push(c);
-    return c;
-  };
-
-  beforeAll(() => assertBuilt());
-  afterEach(async () => {
-    for (const c of children.splice(0)) await ensureDead(c);
-    await backend?.close();
-  });
+  const { backend, spawn } = useRealProcess(BUCKET);
 
   it("kill -9 with batches open and one being written, then restart: every message archived, none missing, duplicates counted", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
     const queueUrl = await backend.createQueue("ndjson-crash");
     const sent = await sendAll(backend, queueUrl, Array.from({ length: 600 }, (_, i) => JSON.stringify({ i, pad: "p".repeat(i % 300) })));
     const env = serviceEnv(backend, {
@@ -74,8 +60,6 @@ describe("ndjson mode, real process", () => {
   }, 120_000);
 
   it("SIGTERM writes every open batch, deletes its messages and exits 0 within SHUTDOWN_TIMEOUT_SECONDS", async () => {
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
     const queueUrl = await backend.createQueue("ndjson-sigterm");
     const hostile = [
       "x".repeat(1024 * 1024 - 64) + '"\\\n\r\t</script>',

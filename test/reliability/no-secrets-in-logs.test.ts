@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricValue, startBackend, waitFor, type Backend } from "../support/harness.js";
+import { describe, expect, it } from "vitest";
+import { metricValue, waitFor } from "../support/harness.js";
 import { sendAll } from "../support/reliability.js";
-import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
+import { serviceEnv, useRealProcess } from "../support/process.js";
 
 /**
  * No message body, message attribute value or credential ever appears in a log line, at any level, including on
@@ -16,18 +16,7 @@ const BODY_MARK = "BODYMARKER3";
 const ATTR_MARK = "ATTRMARKER4";
 
 describe("no secrets in logs", () => {
-  let backend: Backend;
-  let svc: ChildService | undefined;
-
-  beforeAll(async () => {
-    assertBuilt();
-    backend = await startBackend();
-    backend.createBucket(BUCKET);
-  });
-  afterAll(async () => {
-    await ensureDead(svc);
-    await backend?.close();
-  });
+  const { backend, spawn } = useRealProcess(BUCKET);
 
   it("at trace level, through every error path, no body, attribute value or credential is logged", async () => {
     const queueUrl = await backend.createQueue("secrets-q");
@@ -55,7 +44,7 @@ describe("no secrets in logs", () => {
       },
     }));
 
-    svc = spawnService(
+    const svc = spawn(
       serviceEnv(backend, {
         SQS_QUEUE_URL: queueUrl,
         S3_BUCKET_NAME: BUCKET,

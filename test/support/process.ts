@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { REGION, TEST_CREDENTIALS, waitFor, type Backend } from "./harness.js";
+import { afterEach, beforeAll } from "vitest";
+import { REGION, TEST_CREDENTIALS, useBackend, waitFor, type Backend } from "./harness.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
@@ -118,4 +119,27 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * For a describe block that drives the real process: one emulator + proxy (with `bucket` created) for the block, and
+ * every process a test spawns killed after that test, with the proxy's faults and rewrites cleared.
+ */
+export function useRealProcess(bucket: string): { backend: Backend; spawn(env: NodeJS.ProcessEnv, args?: string[]): ChildService } {
+  const backend = useBackend(bucket);
+  const children: ChildService[] = [];
+  beforeAll(() => assertBuilt());
+  afterEach(async () => {
+    for (const c of children.splice(0)) await ensureDead(c);
+    backend.proxy.clearFaults();
+    backend.proxy.setTransforms({});
+  });
+  return {
+    backend,
+    spawn(env, args = []) {
+      const c = spawnService(env, args);
+      children.push(c);
+      return c;
+    },
+  };
 }
