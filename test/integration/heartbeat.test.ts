@@ -9,11 +9,11 @@ describe("visibility heartbeat on slow writes", () => {
   let queueUrl: string;
 
   beforeAll(async () => {
-    // Writes take 5 s; the visibility timeout is 2 s: only the heartbeat keeps the messages invisible.
+    // Writes take 5 s; the visibility timeout is 3 s (renewed every second): only the heartbeat keeps them invisible.
     backend = await startBackend({ latencyMs: { PutObject: 5_000 } });
     backend.createBucket(BUCKET);
     queueUrl = await backend.createQueue("hb-q");
-    svc = await startService(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "2", VISIBILITY_TIMEOUT_SECONDS: "2" });
+    svc = await startService(backend, { SQS_QUEUE_URL: queueUrl, S3_BUCKET_NAME: BUCKET, CONCURRENCY: "2", VISIBILITY_TIMEOUT_SECONDS: "3" });
   });
   afterAll(async () => {
     await svc?.stop();
@@ -35,7 +35,7 @@ describe("visibility heartbeat on slow writes", () => {
     expect(backend.proxy.counts.get("ChangeMessageVisibilityBatch") ?? 0).toBeGreaterThanOrEqual(3);
     const hb = backend.proxy.sqsRequests.filter((r) => r.op === "ChangeMessageVisibilityBatch");
     for (const r of hb) {
-      for (const e of r.body.Entries as Array<{ VisibilityTimeout: number }>) expect(e.VisibilityTimeout).toBe(2);
+      for (const e of r.body.Entries as Array<{ VisibilityTimeout: number }>) expect(e.VisibilityTimeout).toBe(3);
     }
     expect(await metricValue(svc.base, "sqs_archiver_duplicate_deliveries_total")).toBe(0);
     expect(await metricValue(svc.base, "sqs_archiver_failures_total", { stage: "visibility" })).toBe(0);
