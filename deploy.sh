@@ -31,6 +31,8 @@ Required (flags or environment variables):
 
 Options:
   --region REGION        AWS region (default: from the queue URL)    (AWS_REGION)
+  --s3-region REGION     Region of the bucket when it is not the queue's (S3_REGION): the service's S3_REGION
+                         and the SSE-KMS policy's kms:ViaService (s3.<bucket region>)
   --prefix PREFIX        S3 key prefix (default: sqs-messages/)      (S3_PREFIX)
   --kms-key-arn ARN      Encrypt archives with SSE-KMS using this key (policy from iam/policy-sse-kms.json);
                          an alias ARN is resolved to its key ARN (aws kms describe-key), since an alias in a
@@ -71,6 +73,7 @@ QUEUE_URL=${SQS_QUEUE_URL:-}
 BUCKET=${S3_BUCKET_NAME:-}
 CLUSTER=${EKS_CLUSTER_NAME:-}
 REGION=${AWS_REGION:-}
+S3_REGION_ARG=${S3_REGION:-}
 PREFIX=${S3_PREFIX:-sqs-messages/}
 ACCOUNT_ID=${AWS_ACCOUNT_ID:-}
 KMS_KEY_ARN=""
@@ -99,6 +102,7 @@ while (($#)); do
     --bucket) BUCKET=${2:?--bucket needs a value}; shift 2 ;;
     --cluster) CLUSTER=${2:?--cluster needs a value}; shift 2 ;;
     --region) REGION=${2:?--region needs a value}; shift 2 ;;
+    --s3-region) S3_REGION_ARG=${2:?--s3-region needs a value}; shift 2 ;;
     --prefix) PREFIX=${2?--prefix needs a value}; shift 2 ;;
     --kms-key-arn) KMS_KEY_ARN=${2:?--kms-key-arn needs a value}; shift 2 ;;
     --namespace) NAMESPACE=${2:?--namespace needs a value}; shift 2 ;;
@@ -149,6 +153,10 @@ QUEUE_ACCOUNT=${BASH_REMATCH[6]}
 QUEUE_NAME=${BASH_REMATCH[7]}
 REGION=${REGION:-$QUEUE_REGION}
 [[ $REGION =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || usage_error "--region must be an AWS region such as eu-west-1 (got: $REGION)"
+[[ -z $S3_REGION_ARG || $S3_REGION_ARG =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] ||
+  usage_error "--s3-region must be an AWS region such as eu-west-1 (got: $S3_REGION_ARG)"
+# KMS is called by S3 in the bucket's region, so the policy's kms:ViaService names that region.
+BUCKET_REGION=${S3_REGION_ARG:-$REGION}
 
 [[ $BUCKET =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ && $BUCKET != *..* ]] ||
   usage_error "--bucket must be an S3 bucket name, not an ARN or s3:// URL (got: $BUCKET)"
@@ -365,7 +373,7 @@ else
   render "$SCRIPT_DIR/iam/trust-policy-irsa.json" "$WORKDIR/trust-policy.json" \
     "AWS_PARTITION=$PARTITION" "AWS_ACCOUNT_ID=$ACCOUNT_ID" "OIDC_PROVIDER=$OIDC_PROVIDER" \
     "NAMESPACE=$NAMESPACE" "SERVICE_ACCOUNT=$SERVICE_ACCOUNT"
-  policy_vars=("AWS_PARTITION=$PARTITION" "AWS_REGION=$REGION" "AWS_ACCOUNT_ID=$QUEUE_ACCOUNT"
+  policy_vars=("AWS_PARTITION=$PARTITION" "AWS_REGION=$REGION" "S3_REGION=$BUCKET_REGION" "AWS_ACCOUNT_ID=$QUEUE_ACCOUNT"
     "SQS_QUEUE_NAME=$QUEUE_NAME" "S3_BUCKET_NAME=$BUCKET" "S3_PREFIX=$PREFIX")
   if [[ -n $KMS_KEY_ARN ]]; then
     render "$SCRIPT_DIR/iam/policy-sse-kms.json" "$WORKDIR/policy.json" "${policy_vars[@]}" "KMS_KEY_ARN=$KMS_KEY_ARN"
@@ -406,6 +414,7 @@ if [[ $METHOD == helm ]]; then
   if [[ -n $KMS_KEY_ARN ]]; then
     helm_values+=(--set-string "config.s3Sse=aws:kms" --set-string "config.s3KmsKeyId=$KMS_KEY_ARN")
   fi
+  if [[ -n $S3_REGION_ARG ]]; then helm_values+=(--set-string "config.s3Region=$S3_REGION_ARG"); fi
   run helm ${helm_args[@]+"${helm_args[@]}"} upgrade --install "$RELEASE" "$SCRIPT_DIR/helm/sqs-archiver" \
     --namespace "$NAMESPACE" --create-namespace "${helm_values[@]}" \
     --atomic --wait --timeout "$TIMEOUT"
@@ -433,6 +442,7 @@ else
     if [[ -n $KMS_KEY_ARN ]]; then
       printf '      - "%s"\n' "S3_SSE=aws:kms" "S3_KMS_KEY_ID=$KMS_KEY_ARN"
     fi
+    if [[ -n $S3_REGION_ARG ]]; then printf '      - "%s"\n' "S3_REGION=$S3_REGION_ARG"; fi
     printf 'patches:\n'
     if [[ $SHARED_NAMESPACE == true ]]; then
       printf '  - target:\n      kind: Namespace\n    patch: |-\n'

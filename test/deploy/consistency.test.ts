@@ -284,7 +284,8 @@ describe("IAM: the policy grants exactly what the code sends", () => {
     const p = policy("policy-sse-kms.json");
     expect(actions(p).sort()).toEqual([...IAM_ACTIONS, ...KMS_ACTIONS].sort());
     const kms = p.Statement.find((s) => actions({ Statement: [s] }).some((a) => a.startsWith("kms:")));
-    expect(kms?.Condition?.StringEquals?.["kms:ViaService"]).toBe("s3.${AWS_REGION}.amazonaws.com");
+    // S3 calls KMS in the bucket's region (S3_REGION), which need not be the queue's.
+    expect(kms?.Condition?.StringEquals?.["kms:ViaService"]).toBe("s3.${S3_REGION}.amazonaws.com");
     expect(kms?.Resource).toBe("${KMS_KEY_ARN}");
   });
 

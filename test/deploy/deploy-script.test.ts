@@ -190,6 +190,33 @@ describe("deploy.sh", () => {
     });
   });
 
+  describe("--dry-run with the bucket in another region (--s3-region)", () => {
+    const kms = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const args = ["--dry-run", "--skip-build", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod", "--account-id", "111122223333",
+      "--image-tag", "v1", "--kms-key-arn", kms, "--s3-region", "us-east-1", "--skip-test-message"];
+
+    it("names the bucket's region in kms:ViaService and sets the service's S3_REGION (kustomize and helm)", () => {
+      const k = deploy([...args, "--method", "kustomize"], ["aws", "kubectl"]);
+      expect(k.code, k.stderr).toBe(0);
+      const policy = readFileSync(join(workdir(k.stdout), "policy.json"), "utf8");
+      expect(policy).toContain('"kms:ViaService": "s3.us-east-1.amazonaws.com"');
+      // The queue stays in its own region.
+      expect(policy).toContain("arn:aws:sqs:eu-west-1:");
+      const cm = find(kustomize(join(workdir(k.stdout), "overlay")), "ConfigMap") as any;
+      expect(cm.data).toMatchObject({ AWS_REGION: "eu-west-1", S3_REGION: "us-east-1" });
+
+      const h = deploy([...args, "--method", "helm"], ["aws", "helm", "kubectl"]);
+      expect(h.code, h.stderr).toBe(0);
+      expect(commands(h.stdout).find((c) => c.startsWith("helm ") && c.includes("upgrade --install"))).toContain("--set-string config.s3Region=us-east-1");
+    });
+
+    it("refuses a --s3-region that is not a region", () => {
+      const r = deploy([...args, "--method", "kustomize", "--s3-region", "Virginia"], ["aws", "kubectl"]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("--s3-region must be an AWS region");
+    });
+  });
+
   describe("--dry-run (kustomize, SSE-KMS, existing image)", () => {
     const kms = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const r = deploy(
