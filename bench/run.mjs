@@ -39,6 +39,8 @@ const { values: opt } = parseArgs({
     "ndjson-keepup": { type: "string", default: "1000x60,100x130" },
     "big-n": { type: "string", default: "320" },
     "big-matrix": { type: "string", default: "full" },
+    "alt-dist": { type: "string", default: "dist/_alt" },
+    "alt-env": { type: "string", default: "" },
     "big-bodies": { type: "string", default: "quotes,newlines" },
     "big-modes": { type: "string", default: "message,ndjson" },
     concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "" },
@@ -154,7 +156,7 @@ async function measure({ label, kind, n, bodySize = 1024, bodyFn, env = {}, late
   await sleep(300);
 
   const healthPort = await freePort();
-  const script = { service: `${ROOT}dist/main.js`, naive: `${ROOT}bench/baseline-naive.mjs`, consumer: `${ROOT}bench/baseline-sqs-consumer.mjs`, lean: `${ROOT}bench/lean-loop.mjs` }[kind];
+  const script = { service: `${ROOT}dist/main.js`, alt: `${ROOT}${opt["alt-dist"]}/main.js`, naive: `${ROOT}bench/baseline-naive.mjs`, consumer: `${ROOT}bench/baseline-sqs-consumer.mjs`, lean: `${ROOT}bench/lean-loop.mjs` }[kind];
   const logFd = openSync(`${OUT}logs/${id}-${label.replace(/[^\w.-]+/g, "_")}.log`, "w");
   const childEnv = {
     PATH: process.env.PATH,
@@ -236,7 +238,7 @@ async function measure({ label, kind, n, bodySize = 1024, bodyFn, env = {}, late
   const driverCpu = (driverCpuUs.user + driverCpuUs.system) / 1e6;
   const machineCpu = machineBusy() - cpu0.machine;
   let metrics = null;
-  if (kind === "service") {
+  if (kind === "service" || kind === "alt") {
     try {
       metrics = parseMetrics(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text());
     } catch {
@@ -521,6 +523,53 @@ try {
       `ndjson ${fmt(med(abRounds.map((r) => r.nd.steady?.cpuMsPerMsg)), 3)} ms steady (${fmt(med(abRounds.map((r) => r.nd.cpuPer1000)), 3)} ms whole run); bare PutObject ${fmt(med(abRounds.map((r) => r.bare.cpuMsPerPut)), 3)} ms per put.`);
     log(`- Message mode's CPU per message ÷ the bare loop's CPU per put (median of per-round ratios): **${fmt(cpuRatio, 2)}×** steady, ${fmt(cpuRatioWhole, 2)}× whole run (target ≤ 1.25×).`);
     log("");
+  }
+
+  if (SECTIONS.has("msgcpu")) {
+    const R = quick ? 1 : Number(opt.rounds);
+    const PUTS = quick ? 4000 : Number(opt["bare-puts"]);
+    console.log(`message mode vs a bare SDK PutObject loop, ${R} interleaved rounds`);
+    const rounds = [];
+    for (let i = 1; i <= R; i++) {
+      const steps = {
+        bare: () => measureBare({ label: `bare SDK PutObject loop (round ${i})`, puts: PUTS }),
+        msg: () => measure({ label: `message mode, ${N} backlog (round ${i})`, kind: "service", n: N, env: svcEnv() }),
+      };
+      const round = {};
+      for (const k of i % 2 ? ["bare", "msg"] : ["msg", "bare"]) round[k] = await steps[k]();
+      rounds.push(round);
+    }
+    const med = (xs) => median(xs.filter(Number.isFinite));
+    log(`## Message mode's CPU per message vs a bare SDK PutObject loop (${R} interleaved rounds)`);
+    log("");
+    log("| round | bare CPU ms/put | message mode CPU ms/msg (steady) | (whole run) | ratio (steady) | message mode steady msg/s | other load |");
+    log("|---|---|---|---|---|---|---|");
+    rounds.forEach((r, i) => log(`| ${i + 1} | ${fmt(r.bare.cpuMsPerPut, 3)} | ${fmt(r.msg.steady?.cpuMsPerMsg, 3)} | ${r.msg.cpuPer1000.toFixed(3)} | ${fmt((r.msg.steady?.cpuMsPerMsg ?? NaN) / r.bare.cpuMsPerPut, 2)} | ${fmt(r.msg.steady?.rate)} | ${r.msg.otherCores.toFixed(2)} |`));
+    log("");
+    log(`Median ratio (steady): **${fmt(med(rounds.map((r) => (r.msg.steady?.cpuMsPerMsg ?? NaN) / r.bare.cpuMsPerPut)), 2)}×**; whole run ${fmt(med(rounds.map((r) => r.msg.cpuPer1000 / r.bare.cpuMsPerPut)), 2)}× (target ≤ 1.25×).`);
+    log("");
+  }
+
+  if (SECTIONS.has("altdist")) {
+    // A/B of two builds of the service (dist/ vs --alt-dist, e.g. `npx tsc -p tsconfig.build.json --outDir dist/_alt`
+    // on another revision), message mode, interleaved; --alt-env K=V,... adds env to the alt runs only.
+    const R = Number(opt.rounds);
+    const altEnv = Object.fromEntries(opt["alt-env"].split(",").filter(Boolean).map((kv) => kv.split("=")));
+    const pairs = [];
+    for (let i = 1; i <= R; i++) {
+      const a = () => measure({ label: `dist (round ${i})`, kind: "service", n: N, env: svcEnv() });
+      const b = () => measure({ label: `${opt["alt-dist"]} (round ${i})`, kind: "alt", n: N, env: svcEnv(altEnv) });
+      const pair = i % 2 ? [await a(), await b()] : [null, await b()];
+      if (!pair[0]) pair[0] = await a();
+      pairs.push(pair);
+    }
+    const med = (xs) => median(xs.filter(Number.isFinite));
+    log(`## A/B: dist vs ${opt["alt-dist"]}${opt["alt-env"] ? ` (${opt["alt-env"]})` : ""}, message mode, ${R} interleaved rounds`);
+    log("");
+    log("| round | dist CPU ms/msg steady | alt CPU ms/msg steady | alt ÷ dist | dist msg/s steady | alt msg/s steady |");
+    log("|---|---|---|---|---|---|");
+    pairs.forEach(([a, b], i) => log(`| ${i + 1} | ${fmt(a.steady?.cpuMsPerMsg, 3)} | ${fmt(b.steady?.cpuMsPerMsg, 3)} | ${fmt(b.steady?.cpuMsPerMsg / a.steady?.cpuMsPerMsg, 3)} | ${fmt(a.steady?.rate)} | ${fmt(b.steady?.rate)} |`));
+    log(`\nMedian alt ÷ dist CPU per message: **${fmt(med(pairs.map(([a, b]) => b.steady?.cpuMsPerMsg / a.steady?.cpuMsPerMsg)), 3)}**\n`);
   }
 
   if (SECTIONS.has("codecs")) {
