@@ -29,7 +29,7 @@ const { values: opt } = parseArgs({
     put: { type: "string", default: process.env.BENCH_PUT_MS ?? "25" },
     profiles: { type: "string", default: process.env.BENCH_PROFILES ?? "1k,64k" },
     sweep: { type: "string", default: process.env.BENCH_SWEEP ?? "1,2,4,8,16,32" },
-    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,replay" },
+    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,ndjson,codecs,ndjson-keepup,replay" },
     "lean-pairs": { type: "string", default: "2" },
     rounds: { type: "string", default: "3" },
     "ndjson-n": { type: "string", default: "100000" },
@@ -66,10 +66,18 @@ if (opt.help) {
   --sqs MS --put MS   injected latency per SQS call / S3 PutObject (10 / 25); a 0 ms run is part of "zero"
   --profiles 1k,64k   body sizes for the default-config runs
   --sweep 1,2,4,...   CONCURRENCY values to sweep
-  --only LIST         sections: baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,replay (bench/replay.mjs:
-                      sqs-archiver replay --rate 0 from both layouts), and "lean" (not in the
-                      default list): the service vs bench/lean-loop.mjs, interleaved --lean-pairs times, to measure the
-                      service's own per-message CPU against a loop with no service machinery
+  --only LIST         sections (default list): baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,
+                      ndjson (ndjson vs message mode vs a bare SDK PutObject loop, interleaved --rounds),
+                      codecs (gzip/zstd/none), ndjson-keepup (durability latency while keeping up),
+                      replay (bench/replay.mjs: sqs-archiver replay --rate 0 from both layouts).
+                      Not in the default list: "lean" (the service vs bench/lean-loop.mjs, interleaved --lean-pairs
+                      times), "msgcpu" (message mode vs the bare PutObject loop only), "altdist" (A/B of dist/ vs
+                      --alt-dist, another build), "bigbody" (1 MiB worst-case memory matrix, ~7 min)
+  --rounds R          interleaved rounds for ndjson / msgcpu / altdist (3)
+  --ndjson-n N        backlog for the ndjson rounds (100000); --bare-puts P: puts per bare-loop run (20000)
+  --codecs LIST --codec-n N   codecs compared with gzip (zstd,none) and their backlog (50000)
+  --ndjson-keepup RxS,...     ndjson keep-up runs: producer R msg/s for S s (1000x60,100x90)
+  --big-n N --big-bodies quotes,newlines --big-modes message,ndjson --big-matrix full|quick   the bigbody matrix
   --concurrency C     CONCURRENCY for the "default" runs (default: unset = the service's own default)
   --node-options OPTS NODE_OPTIONS for the service in every run except the sweep's (default: the container image's,
                       --max-semi-space-size=8; "" for none)
