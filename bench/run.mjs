@@ -221,6 +221,9 @@ async function measure({ label, kind, n, bodySize = 1024, bodyFn, env = {}, late
   let peakRss = 0;
   // (ms since t0, queue depth, service CPU s): the steady-state window is taken from it afterwards.
   const timeline = [];
+  let peakHeap = 0;
+  let peakHeapTotal = 0;
+  let peakExternal = 0;
   let tEnd = null;
   const timeoutMs = Math.max(120_000, (total / 5) * 1000);
   while (performance.now() - t0 < timeoutMs) {
@@ -230,6 +233,17 @@ async function measure({ label, kind, n, bodySize = 1024, bodyFn, env = {}, late
     peakRss = Math.max(peakRss, Number.isFinite(m.hwm) ? m.hwm : 0, Number.isFinite(m.rss) ? m.rss : 0);
     const depth = await queueDepth(backend.sqs, queueUrl);
     timeline.push([performance.now() - t0, depth, procCpu(child.pid)]);
+    // Heap used (the service's own metric), every ~10th sample: what the RSS peak is made of.
+    if ((kind === "service" || kind === "alt") && timeline.length % 10 === 0) {
+      try {
+        const hm = parseMetrics(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text());
+        peakHeap = Math.max(peakHeap, metricValue(hm, "nodejs_heap_size_used_bytes"));
+        peakHeapTotal = Math.max(peakHeapTotal, metricValue(hm, "nodejs_heap_size_total_bytes"));
+        peakExternal = Math.max(peakExternal, metricValue(hm, "nodejs_external_memory_bytes"));
+      } catch {
+        /* not up yet */
+      }
+    }
     if (firstDrop === null && depth < n) firstDrop = performance.now();
     if (!producing && depth === 0) {
       tEnd = performance.now();
@@ -297,6 +311,7 @@ async function measure({ label, kind, n, bodySize = 1024, bodyFn, env = {}, late
     activeRate: firstDrop ? total / ((tEnd - firstDrop) / 1000) : NaN,
     startupSeconds: firstDrop ? (firstDrop - t0) / 1000 : NaN,
     p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99), maxMs: lat.at(-1), sampled: lat.length,
+    peakHeapUsedMB: peakHeap / 2 ** 20, peakHeapTotalMB: peakHeapTotal / 2 ** 20, peakExternalMB: peakExternal / 2 ** 20,
     peakRssMB: Math.max(Number.isFinite(mem.hwm) ? mem.hwm : 0, peakRss) / 2 ** 20,
     cpuSeconds: cpu,
     cpuPer1000: (cpu / total) * 1000,
@@ -323,7 +338,7 @@ async function measure({ label, kind, n, bodySize = 1024, bodyFn, env = {}, late
   const flag = r.verified && r.complete ? "" : `  !! ${r.complete ? "" : "TIMED OUT "}objects ${r.objects}/${total}`;
   console.log(
     `  [${label}] ${fmt(r.rate)} msg/s (N=${total}, ${r.wallSeconds.toFixed(1)} s), p50 ${fmt(r.p50ms)} ms p99 ${fmt(r.p99ms)} ms, ` +
-      `RSS ${fmt(r.peakRssMB)} MB, ${r.cpuPer1000.toFixed(2)} CPU s/1000, cores: svc ${r.serviceCores.toFixed(2)} backend ${r.backendCores.toFixed(2)} other ${r.otherCores.toFixed(2)}, exit ${exited.code ?? exited.signal}${flag}` +
+      `RSS ${fmt(r.peakRssMB)} MB (heap used ≤ ${fmt(r.peakHeapUsedMB)}, total ≤ ${fmt(r.peakHeapTotalMB)}, external ≤ ${fmt(r.peakExternalMB)}), ${r.cpuPer1000.toFixed(2)} CPU s/1000, cores: svc ${r.serviceCores.toFixed(2)} backend ${r.backendCores.toFixed(2)} other ${r.otherCores.toFixed(2)}, exit ${exited.code ?? exited.signal}${flag}` +
       `; steady ${fmt(r.steady?.rate)} msg/s ${fmt(r.steady?.cpuMsPerMsg, 3)} CPU ms/msg; PUT/msg ${fmt(r.putsPerMsg, 4)}${r.metrics?.flushes && Object.keys(r.metrics.flushes).length ? `; flushes ${flushText(r)}` : ""}${r.crashNote ? ` (${r.crashNote})` : ""}`,
   );
   return r;
