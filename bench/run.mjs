@@ -41,6 +41,7 @@ const { values: opt } = parseArgs({
     "big-matrix": { type: "string", default: "full" },
     "alt-dist": { type: "string", default: "dist/_alt" },
     "alt-env": { type: "string", default: "" },
+    "ab-env": { type: "string", default: "" },
     "big-bodies": { type: "string", default: "quotes,newlines" },
     "big-modes": { type: "string", default: "message,ndjson" },
     concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "" },
@@ -577,21 +578,23 @@ try {
     // A/B of two builds of the service (dist/ vs --alt-dist, e.g. `npx tsc -p tsconfig.build.json --outDir dist/_alt`
     // on another revision), message mode, interleaved; --alt-env K=V,... adds env to the alt runs only.
     const R = Number(opt.rounds);
-    const altEnv = Object.fromEntries(opt["alt-env"].split(",").filter(Boolean).map((kv) => kv.split("=")));
+    const kv = (x) => Object.fromEntries(x.split(",").filter(Boolean).map((e) => e.split("=")));
+    const abEnv = kv(opt["ab-env"]);
+    const altEnv = { ...abEnv, ...kv(opt["alt-env"]) };
     const pairs = [];
     for (let i = 1; i <= R; i++) {
-      const a = () => measure({ label: `dist (round ${i})`, kind: "service", n: N, env: svcEnv() });
+      const a = () => measure({ label: `dist (round ${i})`, kind: "service", n: N, env: svcEnv(abEnv) });
       const b = () => measure({ label: `${opt["alt-dist"]} (round ${i})`, kind: "alt", n: N, env: svcEnv(altEnv) });
       const pair = i % 2 ? [await a(), await b()] : [null, await b()];
       if (!pair[0]) pair[0] = await a();
       pairs.push(pair);
     }
     const med = (xs) => median(xs.filter(Number.isFinite));
-    log(`## A/B: dist vs ${opt["alt-dist"]}${opt["alt-env"] ? ` (${opt["alt-env"]})` : ""}, message mode, ${R} interleaved rounds`);
+    log(`## A/B: dist vs ${opt["alt-dist"]}${opt["alt-env"] ? ` (${opt["alt-env"]})` : ""}${opt["ab-env"] ? `, both ${opt["ab-env"]}` : ", message mode"}, ${R} interleaved rounds`);
     log("");
-    log("| round | dist CPU ms/msg steady | alt CPU ms/msg steady | alt ÷ dist | dist msg/s steady | alt msg/s steady |");
-    log("|---|---|---|---|---|---|");
-    pairs.forEach(([a, b], i) => log(`| ${i + 1} | ${fmt(a.steady?.cpuMsPerMsg, 3)} | ${fmt(b.steady?.cpuMsPerMsg, 3)} | ${fmt(b.steady?.cpuMsPerMsg / a.steady?.cpuMsPerMsg, 3)} | ${fmt(a.steady?.rate)} | ${fmt(b.steady?.rate)} |`));
+    log("| round | dist CPU ms/msg steady | alt CPU ms/msg steady | alt ÷ dist | dist msg/s | alt msg/s | dist peak RSS MB | alt peak RSS MB |");
+    log("|---|---|---|---|---|---|---|---|");
+    pairs.forEach(([a, b], i) => log(`| ${i + 1} | ${fmt(a.steady?.cpuMsPerMsg, 3)} | ${fmt(b.steady?.cpuMsPerMsg, 3)} | ${fmt(b.steady?.cpuMsPerMsg / a.steady?.cpuMsPerMsg, 3)} | ${fmt(a.rate)} | ${fmt(b.rate)} | ${fmt(a.peakRssMB)} | ${fmt(b.peakRssMB)} |`));
     log(`\nMedian alt ÷ dist CPU per message: **${fmt(med(pairs.map(([a, b]) => b.steady?.cpuMsPerMsg / a.steady?.cpuMsPerMsg)), 3)}**\n`);
   }
 
