@@ -2,7 +2,8 @@
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { SQSClient, SendMessageBatchCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
+import { SQSClient, SendMessageBatchCommand, SendMessageCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { S3Client, ListObjectsV2Command, GetObjectCommand } from "@aws-sdk/client-s3";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -181,4 +182,97 @@ export function histogramQuantile(metrics, name, q) {
   const total = buckets.at(-1)?.c ?? 0;
   if (!total) return NaN;
   return buckets.find((b) => b.c >= q * total)?.le ?? Infinity;
+}
+
+/** ListObjectsV2 with sizes and LastModified (ms precision in the emulator's XML). */
+export async function listObjects(s3, bucket) {
+  const objs = [];
+  let token;
+  do {
+    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const o of out.Contents ?? []) objs.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? NaN });
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+  return objs;
+}
+
+function decompress(key, buf) {
+  if (key.endsWith(".gz")) return gunzipSync(buf);
+  if (key.endsWith(".zst")) return zstdDecompressSync(buf);
+  return buf;
+}
+
+/**
+ * Reads every ndjson object back (ARCHIVE_FORMAT=ndjson): counts lines and distinct message ids (every message must
+ * be in at least one line; a second line is a counted duplicate), and for each line the time from its SentTimestamp
+ * to the object's LastModified (when S3 stored it: durable), plus `putMs` for the injected PutObject latency the
+ * client still waits after that.
+ */
+export async function readNdjson(s3, bucket, { putMs = 0, parallel = 8 } = {}) {
+  const objs = await listObjects(s3, bucket);
+  const ids = new Set();
+  let lines = 0;
+  let bytes = 0;
+  let uncompressed = 0;
+  let bad = 0;
+  const durable = [];
+  const perObject = [];
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const o = objs[next++];
+      if (!o) return;
+      const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }));
+      const raw = Buffer.from(await r.Body.transformToByteArray());
+      bytes += raw.length;
+      const text = decompress(o.key, raw).toString("utf8");
+      uncompressed += Buffer.byteLength(text);
+      let n = 0;
+      for (const line of text.split("\n")) {
+        if (!line) continue;
+        let env;
+        try {
+          env = JSON.parse(line);
+        } catch {
+          bad++;
+          continue;
+        }
+        n++;
+        ids.add(env.messageId);
+        durable.push(o.lastModified + putMs - Date.parse(env.sentAt));
+      }
+      lines += n;
+      perObject.push(n);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  durable.sort((a, b) => a - b);
+  return { objects: objs.length, lines, unique: ids.size, bad, bytes, uncompressed, durable, perObject };
+}
+
+/** SendMessage one at a time (`parallel` at once): bodies up to SQS's 1 MiB limit do not fit a SendMessageBatch. */
+export async function preloadEach(sqs, queueUrl, n, bodyFn, { parallel = 4 } = {}) {
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= n) return;
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: bodyFn(i) }));
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+}
+
+/**
+ * The steady part of a drain: from the first sample with queue depth ≤ 90% of the backlog to the first with ≤ 10%,
+ * messages per second and service CPU ms per message over that window (startup, the first batch's fill and the tail
+ * excluded). `timeline` rows are [ms since start, depth, service CPU s].
+ */
+export function steadyWindow(timeline, n) {
+  if (n < 1000) return null;
+  const a = timeline.find((x) => x[1] <= 0.9 * n);
+  const b = timeline.find((x) => x[1] <= 0.1 * n);
+  if (!a || !b || b[0] <= a[0]) return null;
+  const msgs = a[1] - b[1];
+  return { fromMs: a[0], toMs: b[0], messages: msgs, rate: msgs / ((b[0] - a[0]) / 1000), cpuMsPerMsg: ((b[2] - a[2]) / msgs) * 1000, cores: (b[2] - a[2]) / ((b[0] - a[0]) / 1000) };
 }

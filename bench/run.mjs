@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import {
-  freePort, histogramQuantile, listKeys, machineBusy, makeBody, metricValue, parseMetrics, preload, procCpu, procMem,
-  quantile, queueDepth, sampleLatencies, sleep, startBackend,
+  freePort, histogramQuantile, listObjects, machineBusy, preloadEach, readNdjson, makeBody, metricValue, parseMetrics, preload, procCpu, procMem,
+  quantile, queueDepth, sampleLatencies, sleep, startBackend, steadyWindow,
 } from "./lib.mjs";
 import { summariseProfile } from "./profile-summary.mjs";
 
@@ -29,8 +29,21 @@ const { values: opt } = parseArgs({
     put: { type: "string", default: process.env.BENCH_PUT_MS ?? "25" },
     profiles: { type: "string", default: process.env.BENCH_PROFILES ?? "1k,64k" },
     sweep: { type: "string", default: process.env.BENCH_SWEEP ?? "1,2,4,8,16,32" },
-    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,replay" },
+    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,ndjson,codecs,ndjson-keepup,replay" },
     "lean-pairs": { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
+    "ndjson-n": { type: "string", default: "100000" },
+    "bare-puts": { type: "string", default: "20000" },
+    codecs: { type: "string", default: "zstd,none" },
+    "codec-n": { type: "string", default: "50000" },
+    "ndjson-keepup": { type: "string", default: "1000x60,100x90" },
+    "big-n": { type: "string", default: "320" },
+    "big-matrix": { type: "string", default: "full" },
+    "alt-dist": { type: "string", default: "dist/_alt" },
+    "alt-env": { type: "string", default: "" },
+    "ab-env": { type: "string", default: "" },
+    "big-bodies": { type: "string", default: "quotes,newlines" },
+    "big-modes": { type: "string", default: "message,ndjson" },
     concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "" },
     "node-options": { type: "string", default: "--max-semi-space-size=8" },
     "keepup-rate": { type: "string", default: "" },
@@ -54,10 +67,18 @@ if (opt.help) {
   --sqs MS --put MS   injected latency per SQS call / S3 PutObject (10 / 25); a 0 ms run is part of "zero"
   --profiles 1k,64k   body sizes for the default-config runs
   --sweep 1,2,4,...   CONCURRENCY values to sweep
-  --only LIST         sections: baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,replay (bench/replay.mjs:
-                      sqs-archiver replay --rate 0 from both layouts), and "lean" (not in the
-                      default list): the service vs bench/lean-loop.mjs, interleaved --lean-pairs times, to measure the
-                      service's own per-message CPU against a loop with no service machinery
+  --only LIST         sections (default list): baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,
+                      ndjson (ndjson vs message mode vs a bare SDK PutObject loop, interleaved --rounds),
+                      codecs (gzip/zstd/none), ndjson-keepup (durability latency while keeping up),
+                      replay (bench/replay.mjs: sqs-archiver replay --rate 0 from both layouts).
+                      Not in the default list: "lean" (the service vs bench/lean-loop.mjs, interleaved --lean-pairs
+                      times), "msgcpu" (message mode vs the bare PutObject loop only), "altdist" (A/B of dist/ vs
+                      --alt-dist, another build), "bigbody" (1 MiB worst-case memory matrix, ~7 min)
+  --rounds R          interleaved rounds for ndjson / msgcpu / altdist (3)
+  --ndjson-n N        backlog for the ndjson rounds (100000); --bare-puts P: puts per bare-loop run (20000)
+  --codecs LIST --codec-n N   codecs compared with gzip (zstd,none) and their backlog (50000)
+  --ndjson-keepup RxS,...     ndjson keep-up runs: producer R msg/s for S s (1000x60,100x90)
+  --big-n N --big-bodies quotes,newlines --big-modes message,ndjson --big-matrix full|quick   the bigbody matrix
   --concurrency C     CONCURRENCY for the "default" runs (default: unset = the service's own default)
   --node-options OPTS NODE_OPTIONS for the service in every run except the sweep's (default: the container image's,
                       --max-semi-space-size=8; "" for none)
@@ -128,19 +149,23 @@ let runSeq = 0;
  * One measured run: preload `n` messages, start `kind` (service | naive | consumer) as its own process at t0, wait
  * until the queue is empty (every message archived and deleted), then take CPU/RSS, stop it and verify N objects.
  */
-async function measure({ label, kind, n, bodySize = 1024, env = {}, latency = LATENCY, nodeArgs = [], keepup }) {
+async function measure({ label, kind, n, bodySize = 1024, bodyFn, env = {}, latency = LATENCY, nodeArgs = [], keepup, sample = SAMPLE }) {
   const id = ++runSeq;
   const queueName = `bench-${id}`;
   const bucket = `bench-${id}`;
   await backend.call("setLatency", { latency });
   const { queueUrl } = await backend.call("createQueue", { name: queueName });
   await backend.call("createBucket", { name: bucket });
-  if (n > 0) await preload(backend.sqs, queueUrl, n, bodySize);
+  const tPreload = performance.now();
+  if (n > 0 && bodyFn) await preloadEach(backend.sqs, queueUrl, n, bodyFn);
+  else if (n > 0) await preload(backend.sqs, queueUrl, n, bodySize);
+  const preloadSeconds = (performance.now() - tPreload) / 1000;
+  const ndjson = env.ARCHIVE_FORMAT === "ndjson";
   const total = n + (keepup ? keepup.rate * keepup.seconds : 0);
   await sleep(300);
 
   const healthPort = await freePort();
-  const script = { service: `${ROOT}dist/main.js`, naive: `${ROOT}bench/baseline-naive.mjs`, consumer: `${ROOT}bench/baseline-sqs-consumer.mjs`, lean: `${ROOT}bench/lean-loop.mjs` }[kind];
+  const script = { service: `${ROOT}dist/main.js`, alt: `${ROOT}${opt["alt-dist"]}/main.js`, naive: `${ROOT}bench/baseline-naive.mjs`, consumer: `${ROOT}bench/baseline-sqs-consumer.mjs`, lean: `${ROOT}bench/lean-loop.mjs` }[kind];
   const logFd = openSync(`${OUT}logs/${id}-${label.replace(/[^\w.-]+/g, "_")}.log`, "w");
   const childEnv = {
     PATH: process.env.PATH,
@@ -195,13 +220,31 @@ async function measure({ label, kind, n, bodySize = 1024, env = {}, latency = LA
   producer.then(() => (producing = false));
   let firstDrop = null;
   let peakRss = 0;
+  // (ms since t0, queue depth, service CPU s): the steady-state window is taken from it afterwards.
+  const timeline = [];
+  let peakHeap = 0;
+  let peakHeapTotal = 0;
+  let peakExternal = 0;
   let tEnd = null;
   const timeoutMs = Math.max(120_000, (total / 5) * 1000);
   while (performance.now() - t0 < timeoutMs) {
     await sleep(50);
     if (exited) break;
-    peakRss = Math.max(peakRss, procMem(child.pid).rss);
+    const m = procMem(child.pid);
+    peakRss = Math.max(peakRss, Number.isFinite(m.hwm) ? m.hwm : 0, Number.isFinite(m.rss) ? m.rss : 0);
     const depth = await queueDepth(backend.sqs, queueUrl);
+    timeline.push([performance.now() - t0, depth, procCpu(child.pid)]);
+    // Heap used (the service's own metric), every ~10th sample: what the RSS peak is made of.
+    if ((kind === "service" || kind === "alt") && timeline.length % 10 === 0) {
+      try {
+        const hm = parseMetrics(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text());
+        peakHeap = Math.max(peakHeap, metricValue(hm, "nodejs_heap_size_used_bytes"));
+        peakHeapTotal = Math.max(peakHeapTotal, metricValue(hm, "nodejs_heap_size_total_bytes"));
+        peakExternal = Math.max(peakExternal, metricValue(hm, "nodejs_external_memory_bytes"));
+      } catch {
+        /* not up yet */
+      }
+    }
     if (firstDrop === null && depth < n) firstDrop = performance.now();
     if (!producing && depth === 0) {
       tEnd = performance.now();
@@ -218,7 +261,7 @@ async function measure({ label, kind, n, bodySize = 1024, env = {}, latency = LA
   const driverCpu = (driverCpuUs.user + driverCpuUs.system) / 1e6;
   const machineCpu = machineBusy() - cpu0.machine;
   let metrics = null;
-  if (kind === "service") {
+  if (kind === "service" || kind === "alt") {
     try {
       metrics = parseMetrics(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text());
     } catch {
@@ -233,28 +276,51 @@ async function measure({ label, kind, n, bodySize = 1024, env = {}, latency = LA
   while (!exited) await sleep(20);
   const stopSeconds = (performance.now() - tStop) / 1000;
   closeSync(logFd);
+  let crashNote;
+  if (!complete && exited) {
+    const text = readFileSync(`${OUT}logs/${id}-${label.replace(/[^\w.-]+/g, "_")}.log`, "utf8");
+    crashNote = /heap out of memory/i.test(text) ? "V8 heap out of memory" : /FATAL ERROR[^\n]*/.exec(text)?.[0];
+  }
 
-  const keys = await listKeys(backend.s3, bucket);
-  const lat = await sampleLatencies(backend.s3, bucket, keys, SAMPLE);
+  const objs = await listObjects(backend.s3, bucket);
+  const keys = objs.map((o) => o.key);
+  const storedBytes = objs.reduce((a, o) => a + o.size, 0);
+  let nd = null;
+  let lat;
+  if (ndjson) {
+    nd = await readNdjson(backend.s3, bucket, { putMs: latency.PutObject });
+    lat = nd.durable;
+  } else {
+    lat = sample > 0 ? await sampleLatencies(backend.s3, bucket, keys, sample) : [];
+  }
   const counts = await backend.call("counts");
   await backend.call("reset", { queues: [queueName] });
 
   const r = {
     id, label, kind, n: total, bodySize, latency, env,
-    complete, objects: keys.length, verified: keys.length === total,
+    complete, objects: keys.length, verified: ndjson ? nd.unique === total && nd.bad === 0 : keys.length === total,
+    ndjson: nd && { objects: nd.objects, lines: nd.lines, unique: nd.unique, duplicates: nd.lines - nd.unique, bad: nd.bad, uncompressedBytes: nd.uncompressed, perObject: nd.perObject },
+    latencyKind: ndjson ? "SentTimestamp -> object stored (LastModified + injected PUT latency), every line" : "SentTimestamp -> archivedAt (sampled objects)",
+    preloadSeconds,
+    storedBytes, bytesPerMsg: storedBytes / total,
+    puts: counts.PutObject ?? 0, putsPerMsg: (counts.PutObject ?? 0) / total,
+    sqsCalls: ["ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch"].reduce((a, k) => a + (counts[k] ?? 0), 0),
+    steady: steadyWindow(timeline, n),
+    timeline: timeline.filter((_, i) => i % 4 === 0).map(([t, d, c]) => [Math.round(t), d, c]),
     wallSeconds: wall,
     rate: total / wall,
     activeRate: firstDrop ? total / ((tEnd - firstDrop) / 1000) : NaN,
     startupSeconds: firstDrop ? (firstDrop - t0) / 1000 : NaN,
     p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99), maxMs: lat.at(-1), sampled: lat.length,
-    peakRssMB: Math.max(mem.hwm, peakRss) / 2 ** 20,
+    peakHeapUsedMB: peakHeap / 2 ** 20, peakHeapTotalMB: peakHeapTotal / 2 ** 20, peakExternalMB: peakExternal / 2 ** 20,
+    peakRssMB: Math.max(Number.isFinite(mem.hwm) ? mem.hwm : 0, peakRss) / 2 ** 20,
     cpuSeconds: cpu,
     cpuPer1000: (cpu / total) * 1000,
     serviceCores: cpu / wall,
     backendCores: backendCpu / wall,
     driverCores: driverCpu / wall,
     otherCores: Math.max(0, (machineCpu - cpu - backendCpu - driverCpu) / wall),
-    exit: exited, stopSeconds,
+    exit: exited, stopSeconds, crashNote,
     ops: counts,
     metrics: metrics && {
       archived: metricValue(metrics, "sqs_archiver_messages_archived_total"),
@@ -262,13 +328,19 @@ async function measure({ label, kind, n, bodySize = 1024, env = {}, latency = LA
       ageP50: histogramQuantile(metrics, "sqs_archiver_message_age_seconds", 0.5),
       ageP99: histogramQuantile(metrics, "sqs_archiver_message_age_seconds", 0.99),
       rssMB: metricValue(metrics, "process_resident_memory_bytes") / 2 ** 20,
+      flushes: Object.fromEntries((metrics.sqs_archiver_batch_flushes_total ?? []).map((x) => [x.labels.reason, x.value])),
+      batches: metricValue(metrics, "sqs_archiver_batches_written_total"),
+      duplicates: metricValue(metrics, "sqs_archiver_duplicate_deliveries_total"),
+      archivedNotDeleted: metricValue(metrics, "sqs_archiver_archived_not_deleted_total"),
+      failures: (metrics.sqs_archiver_failures_total ?? []).filter((x) => x.value > 0).map((x) => ({ ...x.labels, value: x.value })),
     },
   };
   results.runs.push(r);
   const flag = r.verified && r.complete ? "" : `  !! ${r.complete ? "" : "TIMED OUT "}objects ${r.objects}/${total}`;
   console.log(
     `  [${label}] ${fmt(r.rate)} msg/s (N=${total}, ${r.wallSeconds.toFixed(1)} s), p50 ${fmt(r.p50ms)} ms p99 ${fmt(r.p99ms)} ms, ` +
-      `RSS ${fmt(r.peakRssMB)} MB, ${r.cpuPer1000.toFixed(2)} CPU s/1000, cores: svc ${r.serviceCores.toFixed(2)} backend ${r.backendCores.toFixed(2)} other ${r.otherCores.toFixed(2)}, exit ${exited.code ?? exited.signal}${flag}`,
+      `RSS ${fmt(r.peakRssMB)} MB (heap used ≤ ${fmt(r.peakHeapUsedMB)}, total ≤ ${fmt(r.peakHeapTotalMB)}, external ≤ ${fmt(r.peakExternalMB)}), ${r.cpuPer1000.toFixed(2)} CPU s/1000, cores: svc ${r.serviceCores.toFixed(2)} backend ${r.backendCores.toFixed(2)} other ${r.otherCores.toFixed(2)}, exit ${exited.code ?? exited.signal}${flag}` +
+      `; steady ${fmt(r.steady?.rate)} msg/s ${fmt(r.steady?.cpuMsPerMsg, 3)} CPU ms/msg; PUT/msg ${fmt(r.putsPerMsg, 4)}${r.metrics?.flushes && Object.keys(r.metrics.flushes).length ? `; flushes ${flushText(r)}` : ""}${r.crashNote ? ` (${r.crashNote})` : ""}`,
   );
   return r;
 }
@@ -280,11 +352,62 @@ const HEADER = [
   "| run | N | msg/s | msg/s after 1st delete | p50 ms | p99 ms | peak RSS MB | CPU s / 1000 msg | service cores | backend cores | other load (cores) | N objects |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const ND_HEADER = [
+  "| run | N | msg/s | steady msg/s | PUTs | PUT / msg | CPU ms/msg (steady) | CPU ms/msg (whole run) | service cores | backend cores | other load | peak RSS MB | latency p50 / p99 s | flushes | N read back |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+];
+const flushText = (r) => {
+  const f = r.metrics?.flushes ?? {};
+  const parts = Object.entries(f).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`);
+  return parts.length ? parts.join(", ") : "—";
+};
+const ndRow = (r) =>
+  `| ${r.label} | ${r.n} | ${fmt(r.rate)} | ${fmt(r.steady?.rate)} | ${r.puts} | ${fmt(r.putsPerMsg, r.putsPerMsg < 0.1 ? 5 : 3)} | ${fmt(r.steady?.cpuMsPerMsg, 3)} | ${r.cpuPer1000.toFixed(3)} | ${r.serviceCores.toFixed(2)} | ${r.backendCores.toFixed(2)} | ${r.otherCores.toFixed(2)} | ${fmt(r.peakRssMB)} | ${fmt(r.p50ms / 1000, 1)} / ${fmt(r.p99ms / 1000, 1)} | ${flushText(r)} | ${r.verified ? "yes" : `NO (${r.ndjson ? `${r.ndjson.unique} distinct` : r.objects})`}${r.ndjson?.duplicates ? `, ${r.ndjson.duplicates} duplicate lines` : ""} |`;
+
+let nullServer;
+/** The do-nothing HTTP server for the bare PutObject loop, its own process, started on first use. */
+async function nullServerPort() {
+  if (!nullServer) {
+    const child = spawn(process.execPath, [`${ROOT}bench/null-server.mjs`], { stdio: ["ignore", "pipe", "inherit"], env: { PATH: process.env.PATH } });
+    const port = await new Promise((resolve, reject) => {
+      child.stdout.once("data", (d) => resolve(Number(String(d).trim())));
+      child.once("exit", (c) => reject(new Error(`null server exited ${c}`)));
+    });
+    nullServer = { child, port };
+  }
+  return nullServer.port;
+}
+
+/** bench/bare-put.mjs against the do-nothing server, with the service's NODE_OPTIONS; CPU measured by the loop itself over the timed puts. */
+async function measureBare({ label, puts }) {
+  const port = await nullServerPort();
+  const child = spawn(process.execPath, [`${ROOT}bench/bare-put.mjs`], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { PATH: process.env.PATH, ENDPOINT: `http://127.0.0.1:${port}`, PUTS: String(puts), ...(opt["node-options"] ? { NODE_OPTIONS: opt["node-options"] } : {}) },
+  });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  const m0 = machineBusy();
+  const t0 = performance.now();
+  const code = await new Promise((r) => child.on("exit", r));
+  const wall = (performance.now() - t0) / 1000;
+  const r = { label, kind: "bare", exit: code, ...JSON.parse(out.trim().split("\n").at(-1)), machineCores: (machineBusy() - m0) / wall };
+  results.runs.push(r);
+  console.log(`  [${label}] ${fmt(r.putsPerSecond)} puts/s, ${r.cpuMsPerPut.toFixed(3)} CPU ms/put, RSS ${fmt(r.rssMB)} MB, machine busy ${r.machineCores.toFixed(2)} cores`);
+  return r;
+}
 const svcEnv = (extra = {}) => ({ ...(opt.concurrency ? { CONCURRENCY: opt.concurrency } : {}), ...(opt["node-options"] ? { NODE_OPTIONS: opt["node-options"] } : {}), ...extra });
 const defaultLabel = (opt.concurrency ? `service CONCURRENCY=${opt.concurrency}` : "service (default config)") + (opt["node-options"] ? ` NODE_OPTIONS=${opt["node-options"]}` : "");
 
 // ---------------------------------------------------------------------------------------------------------------
 const headline = [];
+const abRounds = [];
 let naive, consumer1, consumer, def;
 try {
   if (SECTIONS.has("baselines")) {
@@ -381,6 +504,182 @@ try {
     log("");
   }
 
+  if (SECTIONS.has("ndjson")) {
+    const R = quick ? 1 : Number(opt.rounds);
+    const NDN = quick ? 10000 : Number(opt["ndjson-n"]);
+    const PUTS = quick ? 4000 : Number(opt["bare-puts"]);
+    console.log(`ndjson vs message mode vs a bare SDK PutObject loop, ${R} interleaved rounds`);
+    for (let i = 1; i <= R; i++) {
+      const steps = {
+        bare: () => measureBare({ label: `bare SDK PutObject loop (round ${i})`, puts: PUTS }),
+        msg: () => measure({ label: `message mode, ${N} backlog (round ${i})`, kind: "service", n: N, env: svcEnv() }),
+        nd: () => measure({ label: `ndjson gzip, ${NDN} backlog (round ${i})`, kind: "service", n: NDN, env: svcEnv({ ARCHIVE_FORMAT: "ndjson" }) }),
+      };
+      // Rotate the order each round so a drift in machine load does not favour one of them.
+      const order = [["bare", "msg", "nd"], ["nd", "bare", "msg"], ["msg", "nd", "bare"]][(i - 1) % 3];
+      const round = {};
+      for (const k of order) round[k] = await steps[k]();
+      abRounds.push(round);
+    }
+    const med = (xs) => median(xs.filter(Number.isFinite));
+    log(`## Batched mode (ARCHIVE_FORMAT=ndjson) beside message mode, and a bare SDK PutObject loop (${R} interleaved rounds)`);
+    log("");
+    log(`Same backend and latency proxy (SQS ${LATENCY.sqs} ms, PutObject ${LATENCY.PutObject} ms), 1 KiB bodies, default thresholds (BATCH_MAX_MESSAGES 10000, BATCH_MAX_BYTES 16 MiB, BATCH_MAX_SECONDS 60, gzip). ` +
+      `"steady" = from the queue at 90% of the backlog to 10% (startup, the first batch's fill and the tail excluded). PUTs counted at the proxy.`);
+    log("");
+    log(ND_HEADER.join("\n"));
+    for (const r of abRounds) for (const k of ["msg", "nd"]) log(ndRow(r[k]));
+    log("");
+    log("| bare SDK PutObject loop | puts | puts/s | CPU ms per put | peak RSS MB |");
+    log("|---|---|---|---|---|");
+    for (const r of abRounds) log(`| ${r.bare.label} | ${r.bare.puts} | ${fmt(r.bare.putsPerSecond)} | ${fmt(r.bare.cpuMsPerPut, 3)} | ${fmt(r.bare.rssMB)} |`);
+    log("");
+    const rateRatio = med(abRounds.map((r) => r.nd.rate / r.msg.rate));
+    const steadyRatio = med(abRounds.map((r) => (r.nd.steady?.rate ?? NaN) / (r.msg.steady?.rate ?? NaN)));
+    const cpuRatio = med(abRounds.map((r) => (r.msg.steady?.cpuMsPerMsg ?? NaN) / r.bare.cpuMsPerPut));
+    const cpuRatioWhole = med(abRounds.map((r) => r.msg.cpuPer1000 / r.bare.cpuMsPerPut));
+    log(`Medians over ${R} rounds: message mode ${fmt(med(abRounds.map((r) => r.msg.rate)))} msg/s (steady ${fmt(med(abRounds.map((r) => r.msg.steady?.rate)))}), ` +
+      `ndjson ${fmt(med(abRounds.map((r) => r.nd.rate)))} msg/s (steady ${fmt(med(abRounds.map((r) => r.nd.steady?.rate)))}).`);
+    log(`- ndjson ÷ message mode msg/s (median of per-round ratios): **${fmt(rateRatio, 2)}×** whole run, **${fmt(steadyRatio, 2)}×** steady (target ≥ 4×).`);
+    log(`- PUTs per message: ndjson ${fmt(med(abRounds.map((r) => r.nd.putsPerMsg)), 5)} (target ≤ 0.01), message mode ${fmt(med(abRounds.map((r) => r.msg.putsPerMsg)), 3)}.`);
+    log(`- Peak RSS: ndjson ${fmt(Math.max(...abRounds.map((r) => r.nd.peakRssMB)))} MB worst of ${R} on a ${NDN} backlog (target ≤ 256 MB); message mode ${fmt(Math.max(...abRounds.map((r) => r.msg.peakRssMB)))} MB.`);
+    log(`- CPU per message: message mode ${fmt(med(abRounds.map((r) => r.msg.steady?.cpuMsPerMsg)), 3)} ms steady (${fmt(med(abRounds.map((r) => r.msg.cpuPer1000)), 3)} ms whole run, startup included); ` +
+      `ndjson ${fmt(med(abRounds.map((r) => r.nd.steady?.cpuMsPerMsg)), 3)} ms steady (${fmt(med(abRounds.map((r) => r.nd.cpuPer1000)), 3)} ms whole run); bare PutObject ${fmt(med(abRounds.map((r) => r.bare.cpuMsPerPut)), 3)} ms per put.`);
+    log(`- Message mode's CPU per message ÷ the bare loop's CPU per put (median of per-round ratios): **${fmt(cpuRatio, 2)}×** steady, ${fmt(cpuRatioWhole, 2)}× whole run (target ≤ 1.25×).`);
+    log("");
+  }
+
+  if (SECTIONS.has("msgcpu")) {
+    const R = quick ? 1 : Number(opt.rounds);
+    const PUTS = quick ? 4000 : Number(opt["bare-puts"]);
+    console.log(`message mode vs a bare SDK PutObject loop, ${R} interleaved rounds`);
+    const rounds = [];
+    for (let i = 1; i <= R; i++) {
+      const steps = {
+        bare: () => measureBare({ label: `bare SDK PutObject loop (round ${i})`, puts: PUTS }),
+        msg: () => measure({ label: `message mode, ${N} backlog (round ${i})`, kind: "service", n: N, env: svcEnv() }),
+      };
+      const round = {};
+      for (const k of i % 2 ? ["bare", "msg"] : ["msg", "bare"]) round[k] = await steps[k]();
+      rounds.push(round);
+    }
+    const med = (xs) => median(xs.filter(Number.isFinite));
+    log(`## Message mode's CPU per message vs a bare SDK PutObject loop (${R} interleaved rounds)`);
+    log("");
+    log("| round | bare CPU ms/put | message mode CPU ms/msg (steady) | (whole run) | ratio (steady) | message mode steady msg/s | other load |");
+    log("|---|---|---|---|---|---|---|");
+    rounds.forEach((r, i) => log(`| ${i + 1} | ${fmt(r.bare.cpuMsPerPut, 3)} | ${fmt(r.msg.steady?.cpuMsPerMsg, 3)} | ${r.msg.cpuPer1000.toFixed(3)} | ${fmt((r.msg.steady?.cpuMsPerMsg ?? NaN) / r.bare.cpuMsPerPut, 2)} | ${fmt(r.msg.steady?.rate)} | ${r.msg.otherCores.toFixed(2)} |`));
+    log("");
+    log(`Median ratio (steady): **${fmt(med(rounds.map((r) => (r.msg.steady?.cpuMsPerMsg ?? NaN) / r.bare.cpuMsPerPut)), 2)}×**; whole run ${fmt(med(rounds.map((r) => r.msg.cpuPer1000 / r.bare.cpuMsPerPut)), 2)}× (target ≤ 1.25×).`);
+    log("");
+  }
+
+  if (SECTIONS.has("altdist")) {
+    // A/B of two builds of the service (dist/ vs --alt-dist, e.g. `npx tsc -p tsconfig.build.json --outDir dist/_alt`
+    // on another revision), message mode, interleaved; --alt-env K=V,... adds env to the alt runs only.
+    const R = Number(opt.rounds);
+    const kv = (x) => Object.fromEntries(x.split(",").filter(Boolean).map((e) => e.split("=")));
+    const abEnv = kv(opt["ab-env"]);
+    const altEnv = { ...abEnv, ...kv(opt["alt-env"]) };
+    const pairs = [];
+    for (let i = 1; i <= R; i++) {
+      const a = () => measure({ label: `dist (round ${i})`, kind: "service", n: N, env: svcEnv(abEnv) });
+      const b = () => measure({ label: `${opt["alt-dist"]} (round ${i})`, kind: "alt", n: N, env: svcEnv(altEnv) });
+      const pair = i % 2 ? [await a(), await b()] : [null, await b()];
+      if (!pair[0]) pair[0] = await a();
+      pairs.push(pair);
+    }
+    const med = (xs) => median(xs.filter(Number.isFinite));
+    log(`## A/B: dist vs ${opt["alt-dist"]}${opt["alt-env"] ? ` (${opt["alt-env"]})` : ""}${opt["ab-env"] ? `, both ${opt["ab-env"]}` : ", message mode"}, ${R} interleaved rounds`);
+    log("");
+    log("| round | dist CPU ms/msg steady | alt CPU ms/msg steady | alt ÷ dist | dist msg/s | alt msg/s | dist peak RSS MB | alt peak RSS MB |");
+    log("|---|---|---|---|---|---|---|---|");
+    pairs.forEach(([a, b], i) => log(`| ${i + 1} | ${fmt(a.steady?.cpuMsPerMsg, 3)} | ${fmt(b.steady?.cpuMsPerMsg, 3)} | ${fmt(b.steady?.cpuMsPerMsg / a.steady?.cpuMsPerMsg, 3)} | ${fmt(a.rate)} | ${fmt(b.rate)} | ${fmt(a.peakRssMB)} | ${fmt(b.peakRssMB)} |`));
+    log(`\nMedian alt ÷ dist CPU per message: **${fmt(med(pairs.map(([a, b]) => b.steady?.cpuMsPerMsg / a.steady?.cpuMsPerMsg)), 3)}**\n`);
+  }
+
+  if (SECTIONS.has("codecs")) {
+    const CN = quick ? 10000 : Number(opt["codec-n"]);
+    const list = ["gzip", ...opt.codecs.split(",").filter((c) => c && c !== "gzip")];
+    console.log(`ndjson codecs: ${list.join(", ")} on a ${CN} backlog`);
+    const runs = [];
+    // The emulator refuses request bodies over 11 MiB (fauxqs bodyLimit; S3 takes 5 GiB in one PUT): 10,000
+    // uncompressed 1 KiB envelopes are ~15 MB, so "none" flushes at 10 MiB here.
+    const codecEnv = (c) => ({ ARCHIVE_FORMAT: "ndjson", ARCHIVE_COMPRESSION: c, ...(c === "none" ? { BATCH_MAX_BYTES: String(10 * 1024 * 1024) } : {}) });
+    for (const c of list) runs.push(await measure({ label: `ndjson ${c}, ${CN} backlog`, kind: "service", n: CN, env: svcEnv(codecEnv(c)) }));
+    log(`## ndjson compression: gzip vs zstd vs none (${CN} × 1 KiB backlog, same run)`);
+    log("");
+    log("| ARCHIVE_COMPRESSION | msg/s | steady msg/s | CPU ms/msg (steady) | CPU ms/msg (whole run) | bytes stored per message | ratio to uncompressed | objects | peak RSS MB | all messages read back |");
+    log("|---|---|---|---|---|---|---|---|---|---|");
+    for (const r of runs) {
+      log(`| ${r.env.ARCHIVE_COMPRESSION}${r.env.BATCH_MAX_BYTES ? ` (BATCH_MAX_BYTES ${r.env.BATCH_MAX_BYTES}: emulator body limit)` : ""} | ${fmt(r.rate)} | ${fmt(r.steady?.rate)} | ${fmt(r.steady?.cpuMsPerMsg, 3)} | ${r.cpuPer1000.toFixed(3)} | ${fmt(r.bytesPerMsg)} | ${fmt(r.storedBytes / (r.ndjson?.uncompressedBytes || NaN), 3)} | ${r.objects} | ${fmt(r.peakRssMB)} | ${r.verified ? "yes" : "NO"} |`);
+    }
+    log("");
+  }
+
+  if (SECTIONS.has("ndjson-keepup")) {
+    const specs = opt["ndjson-keepup"].split(",").filter(Boolean).map((x) => x.split("x").map(Number));
+    const runs = [];
+    for (const [rate, seconds] of specs) {
+      const s2 = quick ? Math.min(seconds, 20) : seconds;
+      console.log(`ndjson keep-up: producer at ${rate} msg/s for ${s2} s`);
+      runs.push(await measure({ label: `ndjson gzip, producer ${rate} msg/s for ${s2} s`, kind: "service", n: 0, env: svcEnv({ ARCHIVE_FORMAT: "ndjson" }), keepup: { rate, seconds: s2 } }));
+    }
+    log("## ndjson latency while keeping up (SentTimestamp → durable, producer paced below capacity, queue starts empty)");
+    log("");
+    log("Every line of every object read back: durable = the object's LastModified (when S3 stored it) + the injected PutObject latency − the line's sentAt. Default thresholds; the producer's last messages wait for BATCH_MAX_SECONDS (the age flush), as a slow trickle would.");
+    log("");
+    log("| producer | messages | p50 s | p99 s | max s | target p99 ≤ BATCH_MAX_SECONDS + 2 s | flushes by reason | PUTs | PUT/msg | service cores | peak RSS MB | every message read back |");
+    log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (const r of runs) {
+      const lim = 62;
+      log(`| ${r.label.split(", ").at(-1)} | ${r.n} | ${fmt(r.p50ms / 1000, 1)} | ${fmt(r.p99ms / 1000, 1)} | ${fmt(r.maxMs / 1000, 1)} | ${r.p99ms / 1000 <= lim ? "met" : "**missed**"} | ${flushText(r)} | ${r.puts} | ${fmt(r.putsPerMsg, 5)} | ${r.serviceCores.toFixed(2)} | ${fmt(r.peakRssMB)} | ${r.verified ? "yes" : "NO"} |`);
+    }
+    log("");
+  }
+
+  if (SECTIONS.has("bigbody")) {
+    const BN = quick ? 80 : Number(opt["big-n"]);
+    const MiB1 = 1024 * 1024;
+    const bodies = { quotes: () => '"'.repeat(MiB1), newlines: () => "\n".repeat(MiB1) };
+    const image = opt["node-options"] || "--max-semi-space-size=8";
+    const nodeOpts = opt["big-matrix"] === "full"
+      ? [image, `${image} --max-old-space-size=256`, `${image} --max-old-space-size=128`]
+      : [image];
+    const budgets = [["32 MiB (default for a 512 MiB container)", "33554432"], ["off (64 GiB)", String(64 * 1024 ** 3)]];
+    const runs = [];
+    console.log(`worst-case memory: ${BN} × 1 MiB bodies, CONCURRENCY 8 × 10`);
+    for (const bname of opt["big-bodies"].split(",").filter(Boolean)) {
+      const body = bodies[bname]();
+      for (const mode of opt["big-modes"].split(",").filter(Boolean)) {
+        for (const no of nodeOpts) {
+          for (const [budgetLabel, budget] of budgets) {
+            const env = { NODE_OPTIONS: no, MAX_INFLIGHT_BYTES: budget, ARCHIVE_FORMAT: mode, ...(mode === "ndjson" ? { BATCH_MAX_SECONDS: "5" } : {}) };
+            const r = await measure({ label: `${bname} ${mode} ${no} budget ${budgetLabel}`, kind: "service", n: BN, bodyFn: () => body, env, sample: 0 });
+            r.big = { body: bname, mode, nodeOptions: no, budget: budgetLabel };
+            runs.push(r);
+          }
+        }
+      }
+    }
+    log(`## Worst-case memory: 1 MiB bodies (issue 8 item 8)`);
+    log("");
+    log(`${BN} messages of exactly 1,048,576 bytes (SendMessage one by one), default CONCURRENCY 8 × MAX_MESSAGES_PER_POLL 10, real process. ` +
+      `Bodies of \`"\` or of newlines: JSON escaping doubles each envelope to 2 MiB. ndjson runs use BATCH_MAX_SECONDS=5 only so a run does not wait a minute for its age flush (nothing else changes). ` +
+      `Peak RSS = VmHWM sampled every ~50 ms and at the end.`);
+    log("");
+    log("| body | mode | NODE_OPTIONS | MAX_INFLIGHT_BYTES | peak RSS MB | outcome | msg/s | all archived |");
+    log("|---|---|---|---|---|---|---|---|");
+    for (const r of runs) {
+      const outcome = r.complete ? `drained, exit ${r.exit.code ?? r.exit.signal}` : `**crashed: exit ${r.exit.code ?? r.exit.signal}**${r.crashNote ? ` (${r.crashNote})` : ""}`;
+      log(`| ${r.big.body} | ${r.big.mode} | \`${r.big.nodeOptions}\` | ${r.big.budget} | ${fmt(r.peakRssMB)} | ${outcome} | ${r.complete ? fmt(r.rate) : "—"} | ${r.verified ? "yes" : `NO (${r.objects})`} |`);
+    }
+    log("");
+    const ok = runs.filter((r) => r.complete && r.big.budget.startsWith("32"));
+    if (ok.length) log(`Worst peak RSS with the default budget (32 MiB) among runs that drained: **${fmt(Math.max(...ok.map((r) => r.peakRssMB)))} MB**.`);
+    log("");
+  }
+
   if (SECTIONS.has("keepup")) {
     const rate = Number(opt["keepup-rate"]) || Math.max(100, Math.round(((def?.rate ?? 1000) * 0.6) / 10) * 10);
     const seconds = Number(opt["keepup-seconds"]);
@@ -445,6 +744,7 @@ try {
     log("");
   }
 } finally {
+  nullServer?.child.kill("SIGTERM");
   await backend.close();
 }
 

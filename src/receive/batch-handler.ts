@@ -4,7 +4,7 @@ import {
   type Message,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { buildEnvelope, serializeEnvelope, validateMessage, type ValidMessage } from "../archive/envelope.js";
+import { buildEnvelope, serializeEnvelope, validateMessage } from "../archive/envelope.js";
 import { SQS_DELETE_TRIES, SQS_HANDLER_CALL_TIMEOUT_MS, type Config } from "../config.js";
 import { ArchiverError, classifyAwsError, describeError } from "../errors.js";
 import type { HealthState } from "../http/health.js";
@@ -33,6 +33,11 @@ interface Held {
   receiptHandle: string;
   bodyBytes: number;
   outcome: Promise<SinkOutcome>;
+}
+
+function rejected(err: unknown): SinkOutcome {
+  const code = err instanceof ArchiverError ? err.code : "MESSAGE_INVALID";
+  return { status: "rejected", code, detail: describeError(err).message };
 }
 
 /** Concurrent DeleteMessageBatch / ChangeMessageVisibilityBatch calls made by acknowledgements. */
@@ -244,25 +249,39 @@ export class BatchHandler {
     return p;
   }
 
-  /** Verifies, builds the envelope and submits; every failure becomes an outcome, so nothing escapes the batch. */
-  private async archiveOne(message: Message): Promise<SinkOutcome> {
-    const { config, metrics, log, sink } = this.d;
-    let valid: ValidMessage;
-    let json: string;
+  /**
+   * Verifies, builds the envelope and submits; every failure becomes an outcome, so nothing escapes the batch. Only the
+   * message's id and SentTimestamp are kept while waiting for the outcome: an ndjson batch can hold a message for
+   * BATCH_MAX_SECONDS after its body was handed over (and released from the byte budget), so the body, the parsed
+   * message and the envelope JSON must not stay reachable from this wait.
+   */
+  private archiveOne(message: Message): Promise<SinkOutcome> {
+    return this.record(this.submitOne(message), message.MessageId, message.Attributes?.SentTimestamp);
+  }
+
+  /** Synchronous part of archiveOne: nothing it allocates outlives the hand-over to the sink. */
+  private submitOne(message: Message): Promise<SinkOutcome> {
+    try {
+      const valid = validateMessage(message);
+      const json = serializeEnvelope(buildEnvelope(valid, this.d.config.queueUrl, new Date(this.now())));
+      return this.d.sink.submit({ valid, json });
+    } catch (err) {
+      return Promise.resolve(rejected(err));
+    }
+  }
+
+  private async record(submitted: Promise<SinkOutcome>, messageId: string | undefined, sentTimestamp: string | undefined): Promise<SinkOutcome> {
+    const { metrics, log } = this.d;
     let outcome: SinkOutcome;
     try {
-      valid = validateMessage(message);
-      json = serializeEnvelope(buildEnvelope(valid, config.queueUrl, new Date(this.now())));
-      outcome = await sink.submit({ valid, json });
+      outcome = await submitted;
     } catch (err) {
-      const code = err instanceof ArchiverError ? err.code : "MESSAGE_INVALID";
-      outcome = { status: "rejected", code, detail: describeError(err).message };
+      outcome = rejected(err);
     }
-    const messageId = message.MessageId;
     switch (outcome.status) {
       case "written": {
         metrics.messagesArchived.inc();
-        const sent = Number(message.Attributes?.SentTimestamp);
+        const sent = Number(sentTimestamp);
         metrics.messageAge.observe(Math.max(0, this.now() - sent) / 1000);
         log.debug({ event: "archived", messageId, key: outcome.key }, "archived");
         break;

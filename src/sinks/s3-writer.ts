@@ -1,3 +1,4 @@
+import { hash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { PutObjectCommand, type S3Client, type PutObjectCommandInput, type PutObjectCommandOutput } from "@aws-sdk/client-s3";
 import type { DeserializeHandler, DeserializeHandlerArguments } from "@smithy/types";
@@ -81,6 +82,7 @@ export class S3Writer {
       ...(object.contentType ? { ContentType: object.contentType } : {}),
       ...(object.contentEncoding ? { ContentEncoding: object.contentEncoding } : {}),
     };
+    const contentMd5 = hash("md5", body, "base64");
     let attempts = 0;
     for (let conflict = 0; ; conflict++) {
       const command = new PutObjectCommand({
@@ -89,6 +91,8 @@ export class S3Writer {
         Key: key,
         Body: body,
         ContentLength: body.length,
+        // The integrity check S3 validates (the client computes no CRC32: see aws-clients.ts).
+        ContentMD5: contentMd5,
         IfNoneMatch: "*",
         Metadata: metadata,
       });

@@ -7,7 +7,10 @@
  * more active handles or timers after the run than before it. Prints a JSON summary.
  *
  * Knobs: SOAK_MESSAGES, SOAK_CONCURRENCY (receive loops, 16), SOAK_FAULT_RATE (0.02), SOAK_MAX_RSS_MB (512),
- * SOAK_VERIFY (all | sample: read every object back or one in 50).
+ * SOAK_VERIFY (all | sample: read every object back or one in 50), SOAK_FORMAT (message | ndjson: batched mode with
+ * BATCH_MAX_SECONDS=5 and S3_REQUEST_TIMEOUT_SECONDS=5 so faulted batches come round quickly; every object is read
+ * back; a message may then be in two objects, which passes only when each duplicate line is matched by a counted
+ * redelivery, and a missing message always fails).
  * Node 24 strips the types from ../support/aws-proxy.ts, so the same proxy as the tests is used.
  */
 import { spawn } from "node:child_process";
@@ -15,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { startFauxqs } from "fauxqs";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { gunzipSync } from "node:zlib";
 import { startAwsProxy } from "../support/aws-proxy.ts";
 
 const N = Number(process.env.SOAK_MESSAGES ?? 100_000);
@@ -22,6 +26,8 @@ const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16);
 const FAULT_RATE = Number(process.env.SOAK_FAULT_RATE ?? 0.02);
 const MAX_RSS_MB = Number(process.env.SOAK_MAX_RSS_MB ?? 512);
 const VERIFY = process.env.SOAK_VERIFY ?? "all";
+const FORMAT = process.env.SOAK_FORMAT ?? "message";
+const NDJSON = FORMAT === "ndjson";
 const BUCKET = "soak-archive";
 const PREFIX = "soak/";
 const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
@@ -102,7 +108,8 @@ function processEnv() {
     AWS_EC2_METADATA_DISABLED: "true",
     HEALTH_PORT: String(port),
     WAIT_TIME_SECONDS: "1",
-    VISIBILITY_TIMEOUT_SECONDS: "10",
+    VISIBILITY_TIMEOUT_SECONDS: NDJSON ? "40" : "10",
+    ...(NDJSON ? { ARCHIVE_FORMAT: "ndjson", BATCH_MAX_SECONDS: "5", S3_REQUEST_TIMEOUT_SECONDS: "5" } : {}),
     CONCURRENCY: String(CONCURRENCY),
     LOG_LEVEL: "warn",
     // The container image's V8 flags (Dockerfile), so the RSS figure is the one a pod shows.
@@ -248,6 +255,80 @@ do {
   token = out.IsTruncated ? out.NextContinuationToken : undefined;
 } while (token);
 const indexById = new Map(ids.map((id, i) => [id, i]));
+let duplicateLines = 0;
+if (NDJSON) {
+  // Batched mode: every line of every object; a message's id may be on two lines (two objects).
+  const lineIds = [];
+  let k = 0;
+  let mismatches = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (k < keys.length) {
+        const key = keys[k++];
+        const raw = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body.transformToByteArray());
+        for (const line of gunzipSync(raw).toString("utf8").split("\n")) {
+          if (!line) continue;
+          const env = JSON.parse(line);
+          const i = indexById.get(env.messageId);
+          if (i === undefined || env.body !== bodyFor(i)) mismatches++;
+          lineIds.push(env.messageId);
+        }
+      }
+    }),
+  );
+  const seenIds = new Set(lineIds);
+  duplicateLines = lineIds.length - seenIds.size;
+  const summary = {
+    format: FORMAT,
+    messages: N,
+    concurrency: CONCURRENCY,
+    faultRate: FAULT_RATE,
+    sendSeconds: sentMs / 1000,
+    drainSeconds: drainedMs / 1000,
+    throughputPerSecond: Math.round(N / (drainedMs / 1000)),
+    objects: keys.length,
+    lines: lineIds.length,
+    lost: ids.filter((id) => !seenIds.has(id)).length,
+    duplicateLines,
+    strangers: [...seenIds].filter((id) => !indexById.has(id)).length,
+    bodyMismatches: mismatches,
+    peakRssMb: Math.round(peakRss / 2 ** 20),
+    peakHeapUsedMb: Math.round(peakHeap / 2 ** 20),
+    baseline,
+    afterRun: end,
+    archived: after.get("sqs_archiver_messages_archived_total"),
+    redeliveries: after.get("sqs_archiver_redeliveries_total"),
+    archivedNotDeleted: after.get("sqs_archiver_archived_not_deleted_total"),
+    batches: after.get("sqs_archiver_batches_written_total:sum"),
+    s3Retries: after.get("sqs_archiver_s3_retries_total"),
+    failures: Object.fromEntries([...after].filter(([key]) => key.startsWith("sqs_archiver_failures_total{"))),
+    requests: Object.fromEntries([...proxy.counts]),
+    injectedFaults: injected,
+    logEvents: Object.fromEntries(warnCounts),
+  };
+  svc.kill("SIGTERM");
+  summary.exit = await svcExited;
+  console.log(JSON.stringify(summary, null, 2));
+  const problems = [];
+  if (summary.lost) problems.push(`${summary.lost} messages lost`);
+  if (summary.strangers) problems.push(`${summary.strangers} lines for unknown message ids`);
+  if (mismatches) problems.push(`${mismatches} bodies differ`);
+  if (duplicateLines > (summary.redeliveries ?? 0)) problems.push(`${duplicateLines} duplicate lines but only ${summary.redeliveries} redeliveries counted`);
+  if (peakRss / 2 ** 20 > MAX_RSS_MB) problems.push(`peak RSS ${Math.round(peakRss / 2 ** 20)} MiB > ${MAX_RSS_MB} MiB`);
+  if (end.handles > baseline.handles) problems.push(`active handles grew: ${baseline.handles} -> ${end.handles}`);
+  if (end.timers > baseline.timers) problems.push(`active timers grew: ${baseline.timers} -> ${end.timers}`);
+  if (summary.exit.code !== 0) problems.push(`service exit ${JSON.stringify(summary.exit)}`);
+  sqs.destroy();
+  s3.destroy();
+  await proxy.close();
+  await fauxqs.stop();
+  if (problems.length) {
+    console.error(`SOAK FAILED: ${problems.join("; ")}`);
+    process.exit(1);
+  }
+  console.error("SOAK PASSED");
+  process.exit(0);
+}
 const keyIds = keys.map((k) => k.slice(k.lastIndexOf("/") + 1, -".json".length));
 const seen = new Set(keyIds);
 const lost = ids.filter((id) => !seen.has(id)).length;
