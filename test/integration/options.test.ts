@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { getBytes } from "../support/archive-reader.js";
 import { perTest, waitFor, metricValue } from "../support/harness.js";
 
 const BUCKET = "options-bucket";
@@ -32,6 +34,9 @@ describe("configuration reaches the wire", () => {
       expect(w.headers["content-type"]).toBe("application/json");
       expect(w.headers["x-amz-meta-message-id"]).toMatch(/^[0-9a-f-]+$/);
       expect(w.headers["x-amz-meta-sent-timestamp"]).toMatch(/^\d+$/);
+      // Integrity: S3 rejects (BadDigest) a body that does not hash to the Content-MD5 the writer computed.
+      const stored = await getBytes(backend, BUCKET, w.key as string);
+      expect(w.headers["content-md5"]).toBe(createHash("md5").update(stored).digest("base64"));
     }
     const receives = backend.proxy.sqsRequests.filter((r) => r.op === "ReceiveMessage");
     for (const r of receives) {
