@@ -13,7 +13,6 @@ import type { Metrics } from "../metrics.js";
 import { isDurable, type ArchiveSink, type SinkOutcome } from "../sinks/sink.js";
 import type { Backpressure } from "./backpressure.js";
 import { Limiter } from "./limiter.js";
-import { SharedDeadline } from "./shared-deadline.js";
 import type { ReceiveGate } from "./receive-gate.js";
 
 interface Deps {
@@ -59,7 +58,6 @@ export class BatchHandler {
   private readonly inFlightById = new Map<string, Promise<SinkOutcome>>();
   private readonly acks = new Set<Promise<void>>();
   private readonly ackLimiter = new Limiter(SQS_ACK_CALLS);
-  private readonly callDeadline = new SharedDeadline(SQS_HANDLER_CALL_TIMEOUT_MS);
   private inFlight = 0;
   private entering = 0;
   private stopping = false;
@@ -196,12 +194,8 @@ export class BatchHandler {
     }
   }
 
-  /**
-   * Bound for one SQS call made here: the fixed per-call budget (one signal shared by the calls of the same second: an
-   * ndjson batch deletes in a thousand calls at once), or after the shutdown deadline what is left before the end.
-   */
+  /** Bound for one SQS call made here: the fixed per-call budget, or what is left before the final deadline. */
   private callSignal(): AbortSignal {
-    if (this.finalDeadline === Number.POSITIVE_INFINITY) return this.callDeadline.signal();
     const left = this.finalDeadline - this.now();
     return AbortSignal.timeout(Math.max(250, Math.min(SQS_HANDLER_CALL_TIMEOUT_MS, left)));
   }

@@ -1,5 +1,5 @@
+import { setMaxListeners } from "node:events";
 import { buildKey } from "../archive/key.js";
-import { SharedDeadline } from "../receive/shared-deadline.js";
 import type { Config } from "../config.js";
 import { ArchiverError, describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -21,17 +21,32 @@ interface Deps {
 export class MessageSink implements ArchiveSink {
   readonly format = "message" as const;
   private inFlight = 0;
-  /** The write's bound: the shutdown deadline or the write budget (S3_MAX_ATTEMPTS x S3_REQUEST_TIMEOUT_SECONDS). */
-  private readonly deadline: SharedDeadline;
+  private shared: { signal: AbortSignal; until: number } | undefined;
   private readonly now: () => number;
 
   constructor(private readonly d: Deps) {
     this.now = d.now ?? Date.now;
-    this.deadline = new SharedDeadline(d.config.s3WriteBudgetSeconds * 1000, d.signal);
   }
 
   get pending(): number {
     return this.inFlight;
+  }
+
+  /**
+   * The write's bound: the shutdown deadline or S3_WRITE_BUDGET (S3_MAX_ATTEMPTS x S3_REQUEST_TIMEOUT_SECONDS). One
+   * signal is shared by the writes that start within the same 1% of the budget (at most 1 s): a timer and a composite
+   * signal per PutObject cost ~20 µs of CPU each and kept ~budget x rate of them alive (120,000 at 1,000 msg/s). A
+   * write therefore gets between 99% and 100% of its budget, never more.
+   */
+  private writeSignal(): AbortSignal {
+    const t = performance.now();
+    if (this.shared && t < this.shared.until) return this.shared.signal;
+    const budgetMs = this.d.config.s3WriteBudgetSeconds * 1000;
+    const signal = AbortSignal.any([this.d.signal, AbortSignal.timeout(budgetMs)]);
+    // Every write in flight adds an abort listener (the SDK removes it when the request ends).
+    setMaxListeners(0, signal);
+    this.shared = { signal, until: t + Math.min(1000, budgetMs / 100) };
+    return signal;
   }
 
   flushAll(): void {
@@ -51,7 +66,7 @@ export class MessageSink implements ArchiveSink {
     const started = this.now();
     this.inFlight++;
     try {
-      const res = await writer.write(key, json, metadata, this.deadline.signal());
+      const res = await writer.write(key, json, metadata, this.writeSignal());
       metrics.archiveDuration.observe((this.now() - started) / 1000);
       if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
       if (res.outcome === "duplicate") return { status: "already_stored", key };
