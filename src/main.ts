@@ -1,23 +1,15 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig, type Config } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { createLogger } from "./logger.js";
 import { createAwsClients } from "./aws/aws-clients.js";
 import { ArchiverService } from "./service.js";
+import { packageVersion } from "./version.js";
 
 /** The only module that touches `process`: env, argv, signals, stdout and the exit code. */
 
 const EXIT_CONFIG = 78; // sysexits EX_CONFIG
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
-    return pkg.version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
-  }
-}
 
 /**
  * Writes the last lines on stderr, then exits once they are out. stderr on a pipe is asynchronous in Node (POSIX), so
@@ -57,7 +49,7 @@ async function runService(): Promise<void> {
   // Log lines are written synchronously (see logger.ts): whatever was logged before process.exit is in the pipe.
   const log = createLogger(config.logLevel);
   const clients = createAwsClients(config);
-  const service = new ArchiverService({ config, log, version: version(), nodeVersion: process.versions.node, clients });
+  const service = new ArchiverService({ config, log, version: packageVersion(), nodeVersion: process.versions.node, clients });
   onSignals(async (signal) => {
     log.info({ event: "signal", signal }, "signal received");
     // Backstop: exit even if something in the drain hangs past the budget.
@@ -78,7 +70,7 @@ async function runLocalMode(): Promise<void> {
     bucket: process.env.LOCAL_BUCKET_NAME ?? "sqs-archiver-local",
     env: process.env,
     log,
-    version: version(),
+    version: packageVersion(),
     nodeVersion: process.versions.node,
     // Local mode is interactive: the banner shares stdout with the JSON log lines.
     print: (line) => process.stdout.write(`${line}\n`),

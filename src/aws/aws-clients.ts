@@ -12,7 +12,8 @@ export interface AwsClients {
   destroy(): void;
 }
 
-function handler(maxSockets: number, requestTimeoutMs: number): NodeHttpHandler {
+/** Keep-alive agents sized to the work, and a request timeout that really ends a hung request. */
+export function requestHandler(maxSockets: number, requestTimeoutMs: number): NodeHttpHandler {
   // keepAlive: a fresh TLS handshake per PutObject would cost more CPU than the request itself.
   const opts = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: "lifo" as const };
   return new NodeHttpHandler({
@@ -47,7 +48,7 @@ export function createAwsClients(config: Config, credentials?: SQSClientConfig["
     maxAttempts: 3,
     retryMode: "standard",
     // The long poll holds the request open for WaitTimeSeconds; the timeout must outlast it.
-    requestHandler: handler(sqsSockets, (config.waitTimeSeconds + 10) * 1000),
+    requestHandler: requestHandler(sqsSockets, (config.waitTimeSeconds + 10) * 1000),
   });
   const s3 = new S3Client({
     region: config.s3Region,
@@ -61,7 +62,7 @@ export function createAwsClients(config: Config, credentials?: SQSClientConfig["
     // default CRC32 middleware cost ~2.5% of a 1 KiB PutObject's CPU (bench/RESULTS.md); operations that require a
     // checksum still get one.
     requestChecksumCalculation: "WHEN_REQUIRED",
-    requestHandler: handler(s3Sockets, config.s3RequestTimeoutSeconds * 1000),
+    requestHandler: requestHandler(s3Sockets, config.s3RequestTimeoutSeconds * 1000),
   });
   return {
     sqs,

@@ -4,7 +4,6 @@
  * is exactly `node dist/main.js`; `replay` and `athena-ddl` read the archive back. Like main.ts, this module touches
  * `process` (argv, env, signals, stdout, exit code); everything it calls takes values in.
  */
-import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { ConfigError } from "../errors.js";
@@ -16,6 +15,7 @@ import { UsageError } from "../replay/errors.js";
 import { Replay, type ReplayResult } from "../replay/replay.js";
 import { humanDryRun, humanSummary, TerminalProgress } from "./progress.js";
 import { ATHENA_HELP, parseAthenaArgs, parseReplayArgs, REPLAY_HELP, resolveResume } from "./replay-args.js";
+import { packageVersion } from "../version.js";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -30,13 +30,6 @@ Commands:
   athena-ddl   print the Athena table and dedupe view for the archive (sqs-archiver athena-ddl --help)
   help         this help; --version prints the version`;
 
-function version(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
-  }
-}
 
 function fail(err: unknown, command: string): never {
   if (err instanceof UsageError) {
@@ -190,7 +183,7 @@ switch (command) {
     break;
   case "--version":
   case "-v":
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${packageVersion()}\n`);
     break;
   case undefined:
   case "local":

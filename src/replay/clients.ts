@@ -1,9 +1,7 @@
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { requestHandler } from "../aws/aws-clients.js";
 
 export interface ReplayAwsSettings {
   region: string;
@@ -13,17 +11,6 @@ export interface ReplayAwsSettings {
   s3ForcePathStyle: boolean;
   /** Requests in flight per client. */
   sockets: number;
-}
-
-function handler(maxSockets: number): NodeHttpHandler {
-  const opts = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: "lifo" as const };
-  return new NodeHttpHandler({
-    httpAgent: new HttpAgent(opts),
-    httpsAgent: new HttpsAgent(opts),
-    connectionTimeout: 5_000,
-    requestTimeout: 60_000,
-    throwOnRequestTimeout: true,
-  });
 }
 
 /**
@@ -38,7 +25,7 @@ export function createReplayClients(s: ReplayAwsSettings): { s3: S3Client; sqs: 
     ...(s.sqsEndpoint ? { endpoint: s.sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
     maxAttempts: 3,
     retryMode: "standard",
-    requestHandler: handler(s.sockets),
+    requestHandler: requestHandler(s.sockets, 60_000),
   });
   const s3 = new S3Client({
     region: s.s3Region,
@@ -50,7 +37,7 @@ export function createReplayClients(s: ReplayAwsSettings): { s3: S3Client; sqs: 
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: 4,
     retryMode: "standard",
-    requestHandler: handler(s.sockets),
+    requestHandler: requestHandler(s.sockets, 60_000),
   });
   return {
     s3,
