@@ -2,7 +2,6 @@ import { join } from "node:path";
 import { loadConfig, type Config } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { createLogger } from "./logger.js";
-import { createAwsClients } from "./aws/aws-clients.js";
 import { ArchiverService } from "./service.js";
 import { packageVersion } from "./version.js";
 
@@ -48,8 +47,7 @@ async function runService(): Promise<void> {
   }
   // Log lines are written synchronously (see logger.ts): whatever was logged before process.exit is in the pipe.
   const log = createLogger(config.logLevel);
-  const clients = createAwsClients(config);
-  const service = new ArchiverService({ config, log, version: packageVersion(), nodeVersion: process.versions.node, clients });
+  const service = new ArchiverService({ config, log, version: packageVersion(), nodeVersion: process.versions.node });
   onSignals(async (signal) => {
     log.info({ event: "signal", signal }, "signal received");
     // Backstop: exit even if something in the drain hangs past the budget.

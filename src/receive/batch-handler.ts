@@ -164,16 +164,13 @@ export class BatchHandler {
       );
       const toDelete: Held[] = [];
       const toRelease: Held[] = [];
-      let durable = 0;
       let sinkFailed = 0;
       let fatal: string | undefined;
       let fatalDetail: string | undefined;
       outcomes.forEach((o, i) => {
         const h = held[i] as Held;
-        if (isDurable(o)) {
-          toDelete.push(h);
-          durable++;
-        } else if (o.status === "failed") {
+        if (isDurable(o)) toDelete.push(h);
+        else if (o.status === "failed") {
           if (o.aborted) toRelease.push(h);
           else sinkFailed++;
           if (o.sinkFatal) {
@@ -183,7 +180,7 @@ export class BatchHandler {
         }
         // Rejected messages are the message's fault, not the sink's: left in flight, no backoff.
       });
-      gate.batchOutcome(durable, sinkFailed, fatal, fatalDetail);
+      gate.batchOutcome(toDelete.length, sinkFailed, fatal, fatalDetail);
       await Promise.all([this.deleteAll(toDelete), this.release(toRelease, "shutdown_deadline")]);
     } finally {
       clearInterval(heartbeat);
