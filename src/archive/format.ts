@@ -59,9 +59,10 @@ export function buildBatchKey(prefix: string, firstSentTimestampMs: number, mess
   return `${prefix}${hourPath(firstSentTimestampMs)}/${firstSentTimestampMs}-${batchIdHash(messageIds)}${NDJSON_EXTENSIONS[compression]}`;
 }
 
+/** `byHand`: named by someone else (see byExtension), so the name carries no message id, first timestamp or hash. */
 export type ParsedArchiveKey =
-  | { layout: "message"; hour: string; messageId: string }
-  | { layout: "ndjson"; hour: string; compression: ArchiveCompression; firstSentTimestampMs: number; hash: string };
+  | { layout: "message"; hour: string; messageId: string; byHand?: true }
+  | { layout: "ndjson"; hour: string; compression: ArchiveCompression; firstSentTimestampMs: number; hash: string; byHand?: true };
 
 const KEY_RE = /^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(?:([A-Za-z0-9-]+)\.json|(\d+)-([0-9a-f]{16})\.ndjson(\.gz|\.zst)?)$/;
 
@@ -105,4 +106,19 @@ export function createDecompressor(compression: ArchiveCompression): Transform |
     case "none":
       return null;
   }
+}
+
+/**
+ * A key under an hour prefix that is not named as the writers name objects (copied or renamed by hand) is still read
+ * when its extension says what it holds: `.json` one envelope, `.ndjson[.gz|.zst]` one per line. Anything else is
+ * not archive content and is skipped (and logged).
+ */
+export function byExtension(hourPrefix: string, key: string): ParsedArchiveKey | null {
+  const rest = key.slice(hourPrefix.length);
+  if (!key.startsWith(hourPrefix) || rest.includes("/")) return null;
+  const hour = hourPrefix.slice(-14, -1).replace(/^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})$/, "$1-$2-$3T$4:00:00Z");
+  if (rest.endsWith(".json")) return { layout: "message", hour, messageId: rest.slice(0, -5), byHand: true };
+  const m = /\.ndjson(\.gz|\.zst)?$/.exec(rest);
+  if (!m) return null;
+  return { layout: "ndjson", hour, compression: m[1] === ".gz" ? "gzip" : m[1] === ".zst" ? "zstd" : "none", firstSentTimestampMs: 0, hash: "", byHand: true };
 }

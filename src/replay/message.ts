@@ -1,6 +1,6 @@
 import type { MessageAttributeValue, SendMessageBatchRequestEntry } from "@aws-sdk/client-sqs";
-import { md5Hex, SCHEMA_VERSION, type Envelope } from "../archive/envelope.js";
-import { isValidSentTimestamp } from "../archive/format.js";
+import type { Envelope } from "../archive/envelope.js";
+import { sentTimestampOf } from "../archive/parse.js";
 
 /**
  * Pure mapping from an archived envelope to what SendMessageBatch sends again: the exact body, every message
@@ -17,51 +17,6 @@ export const MAX_BATCH_ENTRIES = 10;
 /** Provenance attributes added to a replayed message (both or neither). */
 export const PROVENANCE_MESSAGE_ID = "sqs-archiver-original-message-id";
 export const PROVENANCE_SENT_TIMESTAMP = "sqs-archiver-original-sent-timestamp";
-
-/** Why an archive line or object is not a usable envelope. */
-export class BadContentError extends Error {
-  constructor(
-    readonly reason: "NOT_JSON" | "SCHEMA_VERSION" | "NOT_ENVELOPE" | "MD5_MISMATCH" | "READ_FAILED",
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Parses and checks one envelope: JSON, schemaVersion 1, and the fields a replay needs. */
-export function parseEnvelope(text: string): Envelope {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (err) {
-    throw new BadContentError("NOT_JSON", `not JSON (${(err as Error).message.slice(0, 120)})`);
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new BadContentError("NOT_ENVELOPE", "not a JSON object");
-  const e = v as Partial<Envelope>;
-  if (e.schemaVersion !== SCHEMA_VERSION) {
-    throw new BadContentError("SCHEMA_VERSION", `schemaVersion ${JSON.stringify(e.schemaVersion ?? null)}, this version reads ${SCHEMA_VERSION}`);
-  }
-  if (typeof e.messageId !== "string" || e.messageId === "") throw new BadContentError("NOT_ENVELOPE", "no messageId");
-  if (typeof e.body !== "string") throw new BadContentError("NOT_ENVELOPE", `message ${e.messageId}: no body string`);
-  if (typeof e.attributes !== "object" || e.attributes === null) throw new BadContentError("NOT_ENVELOPE", `message ${e.messageId}: no attributes`);
-  if (e.messageAttributes !== undefined && (typeof e.messageAttributes !== "object" || e.messageAttributes === null)) {
-    throw new BadContentError("NOT_ENVELOPE", `message ${e.messageId}: messageAttributes is not an object`);
-  }
-  if (sentTimestampOf(e as Envelope) === undefined) throw new BadContentError("NOT_ENVELOPE", `message ${e.messageId}: no valid SentTimestamp`);
-  // The body must still hash to what SQS computed when it was received: a body changed since is not replayed.
-  if (typeof e.md5OfBody === "string" && e.md5OfBody !== "" && md5Hex(e.body).toLowerCase() !== e.md5OfBody.toLowerCase()) {
-    throw new BadContentError("MD5_MISMATCH", `message ${e.messageId}: body does not hash to md5OfBody ${e.md5OfBody}`);
-  }
-  e.messageAttributes ??= {};
-  return e as Envelope;
-}
-
-/** SentTimestamp in ms (the window's clock), from the system attribute, else from `sentAt`. */
-export function sentTimestampOf(env: Envelope): number | undefined {
-  const raw = env.attributes?.SentTimestamp;
-  const ms = typeof raw === "string" && /^\d{1,16}$/.test(raw) ? Number(raw) : Date.parse(env.sentAt ?? "");
-  return isValidSentTimestamp(ms) ? ms : undefined;
-}
 
 export function toMessageAttributes(env: Envelope): Record<string, MessageAttributeValue> {
   const out: Record<string, MessageAttributeValue> = {};

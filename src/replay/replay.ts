@@ -6,9 +6,11 @@ import { classifyAwsError, describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { CheckpointWriter, type CheckpointState } from "./checkpoint.js";
 import { matchesFilters, type Filter } from "./filter.js";
-import { BatchCounter, compareSequenceNumbers, isFifoQueueUrl, queueIdentity, sentTimestampOf, toReplayEntry, type BadContentError } from "./message.js";
+import type { BadContentError } from "../archive/parse.js";
+import { sentTimestampOf } from "../archive/parse.js";
+import { BatchCounter, compareSequenceNumbers, isFifoQueueUrl, queueIdentity, toReplayEntry } from "./message.js";
 import { RateLimiter } from "./rate-limiter.js";
-import { listWindow, readObject, type ListedObject, type ReadCounters } from "./read.js";
+import { listWindow, readObject, type ListedObject, type ReadCounters } from "../archive/read.js";
 import { Sender, type Outgoing } from "./sender.js";
 
 /**

@@ -9,19 +9,19 @@ import { ConfigError } from "../../src/errors.js";
 import { CheckpointWriter, readCheckpoint } from "../../src/replay/checkpoint.js";
 import { UsageError } from "../../src/replay/errors.js";
 import { matchesFilters, parseFilter } from "../../src/replay/filter.js";
+import { BadContentError, parseEnvelope } from "../../src/archive/parse.js";
+import { byExtension } from "../../src/archive/format.js";
+import { lines } from "../../src/archive/read.js";
 import {
-  BadContentError,
   BatchCounter,
   compareSequenceNumbers,
   MAX_BATCH_BYTES,
-  parseEnvelope,
   PROVENANCE_MESSAGE_ID,
   PROVENANCE_SENT_TIMESTAMP,
   queueIdentity,
   toReplayEntry,
 } from "../../src/replay/message.js";
 import { RateLimiter } from "../../src/replay/rate-limiter.js";
-import { byExtension, lines } from "../../src/replay/read.js";
 import { Sender, type Outgoing } from "../../src/replay/sender.js";
 import { parseDuration, parseTime } from "../../src/replay/time.js";
 

@@ -1,15 +1,28 @@
 import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import type { Envelope } from "../archive/envelope.js";
-import { createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "../archive/format.js";
-import { BadContentError, parseEnvelope } from "./message.js";
+import type { Envelope } from "./envelope.js";
+import { byExtension, createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "./format.js";
+import { BadContentError, parseEnvelope } from "./parse.js";
 
-/** Listing and streaming reads of archive objects, both layouts. S3 commands used: ListObjectsV2, GetObject. */
+/**
+ * The archive-reading layer every reader shares (replay, compaction, verification): listing a window's hour
+ * prefixes and streaming each object, whatever its layout or codec, as envelopes with their line numbers. S3
+ * commands used: ListObjectsV2, GetObject.
+ */
 
 export interface ListedObject {
   key: string;
   size: number;
+  /** As listed (quoted hex MD5 for single-part objects): what a commit record names a source by. */
+  etag?: string;
   parsed: ParsedArchiveKey;
+}
+
+/** What GetObject said about the object read, for checks against what it held (message-count, ETag). */
+export interface ObjectInfo {
+  etag?: string;
+  contentLength?: number;
+  metadata: Record<string, string>;
 }
 
 export interface ReadCounters {
@@ -44,27 +57,12 @@ export async function listWindow(
           onIgnored?.(o.Key ?? "");
           continue;
         }
-        objects.push({ key: o.Key, size: o.Size ?? 0, parsed });
+        objects.push({ key: o.Key, size: o.Size ?? 0, parsed, ...(o.ETag ? { etag: o.ETag } : {}) });
       }
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
   }
   return { objects, ignored };
-}
-
-/**
- * A key under an hour prefix that is not named as the writers name objects (copied or renamed by hand) is still read
- * when its extension says what it holds: `.json` one envelope, `.ndjson[.gz|.zst]` one per line. Anything else is
- * not archive content and is skipped (and logged).
- */
-export function byExtension(hourPrefix: string, key: string): ParsedArchiveKey | null {
-  const rest = key.slice(hourPrefix.length);
-  if (!key.startsWith(hourPrefix) || rest.includes("/")) return null;
-  const hour = hourPrefix.slice(-14, -1).replace(/^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})$/, "$1-$2-$3T$4:00:00Z");
-  if (rest.endsWith(".json")) return { layout: "message", hour, messageId: rest.slice(0, -5) };
-  const m = /\.ndjson(\.gz|\.zst)?$/.exec(rest);
-  if (!m) return null;
-  return { layout: "ndjson", hour, compression: m[1] === ".gz" ? "gzip" : m[1] === ".zst" ? "zstd" : "none", firstSentTimestampMs: 0, hash: "" };
 }
 
 export interface ReadCallbacks {
@@ -107,10 +105,22 @@ export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGener
  * arrives (codec from the key) and read a line at a time. Bad lines and a broken stream (a truncated gzip) are
  * reported through `bad` with the line number; lines before the break are still delivered.
  */
-export async function readObject(s3: S3Client, bucket: string, obj: ListedObject, counters: ReadCounters, cb: ReadCallbacks, signal?: AbortSignal): Promise<void> {
+export async function readObject(
+  s3: S3Client,
+  bucket: string,
+  obj: ListedObject,
+  counters: ReadCounters,
+  cb: ReadCallbacks,
+  signal?: AbortSignal,
+): Promise<ObjectInfo> {
   counters.getRequests++;
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: obj.key }), { abortSignal: signal });
   counters.bytesRead += out.ContentLength ?? 0;
+  const info: ObjectInfo = {
+    metadata: out.Metadata ?? {},
+    ...(out.ETag ? { etag: out.ETag } : {}),
+    ...(out.ContentLength !== undefined ? { contentLength: out.ContentLength } : {}),
+  };
   const body = out.Body as Readable | undefined;
   if (!body) throw new BadContentError("READ_FAILED", "GetObject returned no body");
   if (obj.parsed.layout === "message") {
@@ -121,11 +131,14 @@ export async function readObject(s3: S3Client, bucket: string, obj: ListedObject
     try {
       env = parseEnvelope(text);
     } catch (err) {
-      if (err instanceof BadContentError) return cb.bad(1, err);
+      if (err instanceof BadContentError) {
+        cb.bad(1, err);
+        return info;
+      }
       throw err;
     }
     await cb.envelope(env, 1, Buffer.byteLength(text));
-    return;
+    return info;
   }
   const decompressor = createDecompressor(obj.parsed.compression);
   let stream: Readable = body;
@@ -158,4 +171,5 @@ export async function readObject(s3: S3Client, bucket: string, obj: ListedObject
     stream.destroy();
     body.destroy();
   }
+  return info;
 }
