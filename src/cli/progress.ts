@@ -1,26 +1,29 @@
 import cliProgress from "cli-progress";
-import type { Replay, ReplayResult } from "../replay/replay.js";
+import type { ReplayResult } from "../replay/replay.js";
+
+/** What a progress bar reads on each redraw: items done of a total, and the figures shown beside them. */
+export interface ProgressSource {
+  /** 0 while the total is not known yet (listing): no bar is drawn until it is. */
+  total(): number;
+  done(): number;
+  /** Named values for the bar's format string. */
+  payload(elapsedSeconds: number): Record<string, string | number>;
+}
 
 /**
- * Progress for a terminal: a cli-progress bar over the objects to read, with messages sent, rate and ETA. Log lines
- * (warnings and errors only, on a terminal) are printed above the bar.
+ * Progress for a terminal: a cli-progress bar redrawn from a ProgressSource. Log lines (warnings and errors only, on a
+ * terminal) are printed above the bar.
  */
 export class TerminalProgress {
   private readonly multi: cliProgress.MultiBar;
   private bar: cliProgress.SingleBar | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private source: ProgressSource | undefined;
   private readonly t0 = performance.now();
 
-  constructor(stream: NodeJS.WritableStream) {
+  constructor(stream: NodeJS.WritableStream, format: string) {
     this.multi = new cliProgress.MultiBar(
-      {
-        stream,
-        format: "replay |{bar}| {percentage}% | objects {value}/{total} | sent {sent} | failed {failed} | {rate} msg/s | ETA {eta_formatted}",
-        hideCursor: true,
-        clearOnComplete: false,
-        etaBuffer: 50,
-        fps: 5,
-      },
+      { stream, format, hideCursor: true, clearOnComplete: false, etaBuffer: 50, fps: 5 },
       cliProgress.Presets.shades_classic,
     );
   }
@@ -30,25 +33,22 @@ export class TerminalProgress {
     this.multi.log(line.endsWith("\n") ? line : `${line}\n`);
   }
 
-  start(replay: Replay): void {
-    this.replay = replay;
+  start(source: ProgressSource): void {
+    this.source = source;
     this.timer = setInterval(() => this.render(), 200);
   }
 
-  private replay: Replay | undefined;
-
   private render(): void {
-    const replay = this.replay;
-    if (!replay) return;
-    const s = replay.stats;
-    const elapsed = (performance.now() - this.t0) / 1000;
-    const payload = { sent: s.sent, failed: s.failed, rate: elapsed > 0 ? Math.round(s.sent / elapsed) : 0 };
+    const src = this.source;
+    if (!src) return;
+    const payload = src.payload((performance.now() - this.t0) / 1000);
+    const total = src.total();
     if (!this.bar) {
-      if (replay.objectsTotal === 0 && s.listed === 0) return;
-      this.bar = this.multi.create(Math.max(1, replay.objectsTotal), 0, payload);
+      if (total === 0) return;
+      this.bar = this.multi.create(Math.max(1, total), 0, payload);
     }
-    this.bar.setTotal(Math.max(1, replay.objectsTotal));
-    this.bar.update(s.objectsDone, payload);
+    this.bar.setTotal(Math.max(1, total));
+    this.bar.update(src.done(), payload);
   }
 
   stop(): void {

@@ -28,12 +28,13 @@ function commandsIn(dir: string): { s3: Set<string>; sqs: Set<string> } {
   return out;
 }
 
-describe("IAM for replay: iam/policy-replay.json grants exactly what src/replay and src/cli send", () => {
+describe("IAM for replay: iam/policy-replay.json grants exactly what src/replay, src/cli and the archive reader send", () => {
   const policy = JSON.parse(readFileSync(join(ROOT, "iam/policy-replay.json"), "utf8")) as { Statement: Statement[] };
   const actions = policy.Statement.flatMap((s) => s.Action);
 
   it("the code's commands are the declared ones", () => {
-    const sent = { s3: new Set([...commandsIn("src/replay").s3, ...commandsIn("src/cli").s3]), sqs: new Set([...commandsIn("src/replay").sqs, ...commandsIn("src/cli").sqs]) };
+    const dirs = ["src/replay", "src/cli", "src/archive"].map(commandsIn);
+    const sent = { s3: new Set(dirs.flatMap((d) => [...d.s3])), sqs: new Set(dirs.flatMap((d) => [...d.sqs])) };
     expect([...sent.s3].sort()).toEqual([...REPLAY_S3_COMMANDS].sort());
     expect([...sent.sqs].sort()).toEqual([...REPLAY_SQS_COMMANDS].sort());
     expect([...REPLAY_S3_COMMANDS, ...REPLAY_SQS_COMMANDS].map((c) => ACTION_OF[c]).sort()).toEqual([...REPLAY_IAM_ACTIONS].sort());
