@@ -1,13 +1,13 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CHART, ROOT, ensureTools, find, kustomize, parseYamlDocs, requireSystemTool, run, runOk, validateAll } from "./helpers.js";
 
-const DEPLOY = join(ROOT, "deploy.sh");
-const SCRIPTS = [DEPLOY, join(ROOT, "scripts/lib.sh"), join(ROOT, "scripts/smoke-test.sh")];
+const SCRIPTS = [join(ROOT, "deploy.sh"), join(ROOT, "scripts/lib.sh"), join(ROOT, "scripts/smoke-test.sh")];
 const QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders";
 const BASH = requireBash();
+const GIT_ENV = { GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" };
 
 function requireBash(): string {
   const r = run("sh", ["-c", "command -v bash"]);
@@ -18,6 +18,23 @@ function requireBash(): string {
 const sandbox = mkdtempSync(join(tmpdir(), "sqs-archiver-deploy-test-"));
 afterAll(() => rmSync(sandbox, { recursive: true, force: true }));
 const calls = join(sandbox, "calls.log");
+
+/**
+ * deploy.sh refuses to build a tree with uncommitted changes, so it runs from a committed copy of the files it reads
+ * (the working copy's current versions): the result does not depend on whether this checkout is clean.
+ */
+const CHECKOUT = join(sandbox, "checkout");
+function git(args: readonly string[], cwd = CHECKOUT): string {
+  return runOk("git", args, { cwd, env: { ...process.env, ...GIT_ENV } });
+}
+for (const p of ["deploy.sh", "scripts", "Dockerfile", "package.json", "helm", "k8s", "iam", "infra"]) {
+  cpSync(join(ROOT, p), join(CHECKOUT, p), { recursive: true });
+}
+git(["init", "--quiet"]);
+git(["add", "--all"]);
+git(["commit", "--quiet", "--message", "fixture"]);
+const DEPLOY = join(CHECKOUT, "deploy.sh");
+const HEAD12 = git(["rev-parse", "--short=12", "HEAD"]).trim();
 
 function stubDir(tools: readonly string[]): string {
   const dir = join(sandbox, `bin-${tools.join("-") || "none"}`);
@@ -138,6 +155,8 @@ describe("deploy.sh", () => {
         /^aws ecr create-repository --region eu-west-1 --repository-name sqs-archiver .*--image-tag-mutability IMMUTABLE/,
         /^aws ecr describe-images --region eu-west-1 --repository-name sqs-archiver --image-ids imageTag=0123456789ab$/,
         /^aws ecr get-login-password --region eu-west-1 \| docker login --username AWS --password-stdin '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com'$/,
+        /^docker pull --quiet --platform linux\/amd64 node:24-bookworm-slim$/,
+        /^docker image inspect --format '\{\{index \.RepoDigests 0\}\}' node:24-bookworm-slim$/,
         /^docker build --pull --platform linux\/amd64 .*--tag '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/sqs-archiver:0123456789ab' \S+$/,
         /^docker push '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/sqs-archiver:0123456789ab'$/,
         /^aws eks describe-cluster --region eu-west-1 --name prod --query cluster\.identity\.oidc\.issuer --output text$/,
@@ -367,6 +386,11 @@ esac
 `,
     );
     for (const tool of ["docker", "helm"]) writeFileSync(join(fake, tool), `#!/usr/bin/env bash\ncat > /dev/null <&0 &\necho "${tool} $*" >> "${log}"\n`);
+    // docker image inspect of the base: its registry digest (what the build pins NODE_IMAGE to).
+    writeFileSync(
+      join(fake, "docker"),
+      `#!/usr/bin/env bash\ncat > /dev/null <&0 &\necho "docker $*" >> "${log}"\n[ "$1 $2" != "image inspect" ] || echo "node:24-bookworm-slim@sha256:${"a".repeat(64)}"\n`,
+    );
     writeFileSync(join(fake, "kubectl"), `#!/usr/bin/env bash\necho "kubectl $*" >> "${log}"\necho '{"status":"ok"}'\n`);
     for (const tool of ["aws", "docker", "helm", "kubectl"]) chmodSync(join(fake, tool), 0o755);
 
@@ -388,6 +412,57 @@ esac
       const first = realRun([], {});
       expect(first.code, first.stderr).toBe(0);
       expect(first.log.filter((l) => /^docker (build|push) /.test(l))).toHaveLength(2);
+    });
+
+    it("builds on the base image pinned by its registry digest, like CI", () => {
+      const r = realRun([], {});
+      expect(r.code, r.stderr).toBe(0);
+      const build = r.log.find((l) => l.startsWith("docker build ")) as string;
+      expect(build).toContain(`--build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:${"a".repeat(64)}`);
+    });
+
+    describe("a working tree with uncommitted changes (item 1: a workstation image must never become the tested build)", () => {
+      const withDirtyTree = <T>(fn: () => T): T => {
+        writeFileSync(join(CHECKOUT, "scripts/local-change.sh"), "echo uncommitted\n");
+        try {
+          return fn();
+        } finally {
+          rmSync(join(CHECKOUT, "scripts/local-change.sh"));
+        }
+      };
+
+      it("is refused before anything is built or pushed, naming the way out", () => {
+        const r = withDirtyTree(() => realRun([], {}));
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("uncommitted changes");
+        expect(r.stderr).toContain("scripts/local-change.sh");
+        expect(r.stderr).toContain("--allow-dirty");
+        expect(r.log.filter((l) => l.startsWith("docker ") || l.startsWith("helm ") || l.startsWith("aws "))).toEqual([]);
+        // Without --image-tag too: the commit's own tag is the one CI would skip pushing.
+        const dry = withDirtyTree(() => deploy(["--dry-run", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod"]));
+        expect(dry.code).toBe(1);
+        expect(dry.stdout).not.toContain("docker build");
+      });
+
+      it("with --allow-dirty goes to the dev repository as <commit>-dirty, never to the repository CD deploys from", () => {
+        const dry = withDirtyTree(() => deploy(["--dry-run", "--allow-dirty", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod"]));
+        expect(dry.code, dry.stderr).toBe(0);
+        const cmds = commands(dry.stdout);
+        expect(cmds).toContainEqual(expect.stringMatching(/^aws ecr create-repository --region eu-west-1 --repository-name sqs-archiver-dev .*--image-tag-mutability MUTABLE/));
+        expect(cmds).toContainEqual(`docker push '<ACCOUNT_ID>.dkr.ecr.eu-west-1.amazonaws.com/sqs-archiver-dev:${HEAD12}-dirty'`);
+        expect(cmds.filter((c) => /\/sqs-archiver:|--repository-names? sqs-archiver( |$)/.test(c))).toEqual([]);
+        const helm = words(cmds.find((c) => c.startsWith("helm upgrade")) as string);
+        expect(helm).toContain(`image.tag=${HEAD12}-dirty`);
+        // A clean tree still builds the commit's tag for the main repository.
+        const clean = deploy(["--dry-run", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod"]);
+        expect(commands(clean.stdout)).toContainEqual(`docker push '<ACCOUNT_ID>.dkr.ecr.eu-west-1.amazonaws.com/sqs-archiver:${HEAD12}'`);
+      });
+
+      it("--skip-build (the image CI built) is allowed from any tree", () => {
+        const r = withDirtyTree(() => realRun(["--skip-build"], { FAKE_IMAGE_EXISTS: "1" }));
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.log.filter((l) => l.startsWith("docker "))).toEqual([]);
+      });
     });
 
     it("writes the resolved key ARN, not the alias, into the role policy and the ConfigMap value", () => {
