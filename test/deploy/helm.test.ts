@@ -164,12 +164,13 @@ describe("helm chart helm/sqs-archiver", () => {
   describe("rendered with every optional feature on", () => {
     const objects = helmTemplate(["-f", FULL_VALUES]);
 
-    it("renders the optional objects (no PodDisruptionBudget: KEDA may run a single replica)", () => {
+    it("renders the optional objects (a PodDisruptionBudget too: KEDA may scale out to five)", () => {
       expect(kinds(objects)).toEqual([
         "ConfigMap",
         "ConfigMap",
         "Deployment",
         "NetworkPolicy",
+        "PodDisruptionBudget",
         "PrometheusRule",
         "ScaledObject",
         "Service",
@@ -332,14 +333,19 @@ describe("helm chart helm/sqs-archiver", () => {
   describe("PodDisruptionBudget", () => {
     const pdbOf = (args: string[]) => helmTemplate(["-f", DEFAULT_VALUES, ...args]).filter((o) => o.kind === "PodDisruptionBudget");
 
-    it("is absent for a single replica (never blocks a node drain)", () => {
+    it("is absent when at most one replica can run (nothing to protect)", () => {
       expect(pdbOf([])).toEqual([]);
-      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=1,replicaCount=3"])).toEqual([]);
-      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=0"])).toEqual([]);
+      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=1,keda.maxReplicaCount=1,replicaCount=3"])).toEqual([]);
+      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=0,keda.maxReplicaCount=1"])).toEqual([]);
     });
 
-    it("protects all but one pod when at least two run (replicaCount, or KEDA's minimum)", async () => {
-      for (const args of [["--set", "replicaCount=2"], ["--set", "keda.enabled=true,keda.minReplicaCount=2"]]) {
+    it("protects all but one pod whenever two or more can run (replicaCount, or KEDA's maximum, item 8)", async () => {
+      for (const args of [
+        ["--set", "replicaCount=2"],
+        ["--set", "keda.enabled=true,keda.minReplicaCount=2"],
+        ["--set", "keda.enabled=true,keda.minReplicaCount=1,keda.maxReplicaCount=2"],
+        ["--set", "keda.enabled=true,keda.minReplicaCount=0"],
+      ]) {
         const [pdb] = pdbOf(args) as any[];
         expect(pdb, args.join(" ")).toBeDefined();
         await validateAll([pdb]);

@@ -128,10 +128,34 @@ namespace="{{ .Release.Namespace }}"{{ if $job }}, job="{{ $job }}"{{ end }}
 {{- end }}
 
 {{/*
-Minimum replicas that run at any time (what a PodDisruptionBudget protects).
+Most replicas that can run at once: KEDA's maximum, else replicaCount.
 */}}
-{{- define "sqs-archiver.minReplicas" -}}
-{{- if .Values.keda.enabled -}}{{ .Values.keda.minReplicaCount }}{{- else -}}{{ .Values.replicaCount }}{{- end -}}
+{{- define "sqs-archiver.maxReplicas" -}}
+{{- if .Values.keda.enabled -}}{{ .Values.keda.maxReplicaCount }}{{- else -}}{{ .Values.replicaCount }}{{- end -}}
+{{- end }}
+
+{{/*
+Messages one pod may hold in flight (received, not yet deleted): in ndjson mode the open batch and the one being
+written, 2 x batchMaxMessages (src/service.ts); in message mode each receive loop's batch.
+*/}}
+{{- define "sqs-archiver.inFlightPerPod" -}}
+{{- if eq .Values.config.archiveFormat "ndjson" -}}
+{{- mul 2 .Values.config.batchMaxMessages -}}
+{{- else -}}
+{{- mul .Values.config.concurrency .Values.config.maxMessagesPerPoll -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+KEDA scaleOnInFlight: null chooses per mode. In ndjson mode buffered messages are in flight for up to
+batchMaxSeconds by design; counting them makes a healthy pod look like backlog and KEDA scale to the maximum.
+*/}}
+{{- define "sqs-archiver.kedaScaleOnInFlight" -}}
+{{- if kindIs "invalid" .Values.keda.scaleOnInFlight -}}
+{{- ne .Values.config.archiveFormat "ndjson" -}}
+{{- else -}}
+{{- .Values.keda.scaleOnInFlight -}}
+{{- end -}}
 {{- end }}
 
 {{/*
@@ -158,6 +182,11 @@ Render-time guards for settings the service would refuse (exit 78) or that break
 {{- end -}}
 {{- if and $c.s3KmsKeyId (ne $c.s3Sse "aws:kms") -}}
 {{- fail "config.s3KmsKeyId is only allowed with config.s3Sse: aws:kms" -}}
+{{- end -}}
+{{- /* SQS refuses receives beyond ~120,000 in-flight messages per queue: every pod would stall, none would flush. */ -}}
+{{- $inFlight := mul (int (include "sqs-archiver.maxReplicas" .)) (int (include "sqs-archiver.inFlightPerPod" .)) -}}
+{{- if ge (int64 $inFlight) 120000 -}}
+{{- fail (printf "%s replicas x %s in-flight messages per pod (%s) = %d reaches SQS's limit of about 120,000 in-flight messages per queue: lower %s or %s" (include "sqs-archiver.maxReplicas" .) (include "sqs-archiver.inFlightPerPod" .) (ternary "2 x config.batchMaxMessages" "config.concurrency x config.maxMessagesPerPoll" (eq $c.archiveFormat "ndjson")) $inFlight (ternary "keda.maxReplicaCount" "replicaCount" .Values.keda.enabled) (ternary "config.batchMaxMessages" "config.concurrency" (eq $c.archiveFormat "ndjson"))) -}}
 {{- end -}}
 {{- if and .Values.keda.enabled (eq .Values.keda.identityOwner "workload") -}}
 {{- if .Values.keda.roleArn -}}
