@@ -374,6 +374,27 @@ if [[ $CREATE_INFRA == true ]]; then
     fi
     cfn_params+=("IdentityType=IRSA" "OidcProvider=$OIDC_PROVIDER")
   fi
+  # A stack whose first create failed stays in ROLLBACK_COMPLETE and can never be updated: every re-run would fail
+  # the same way. Say what to do instead of letting `cloudformation deploy` fail with a generic message.
+  stack_status=$(capture "<StackStatus>" aws cloudformation describe-stacks --region "$REGION" --stack-name "$STACK_NAME" \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null) || stack_status=""
+  cfn_cmd="aws cloudformation --region $REGION"
+  case $stack_status in
+    ROLLBACK_COMPLETE | ROLLBACK_FAILED)
+      die "stack $STACK_NAME is in $stack_status: its first create failed and was rolled back, and CloudFormation cannot update it.
+  1. See why:    $cfn_cmd describe-stack-events --stack-name $STACK_NAME --query \"StackEvents[?ResourceStatus=='CREATE_FAILED'].[LogicalResourceId,ResourceStatusReason]\" --output text
+  2. Delete it:  $cfn_cmd delete-stack --stack-name $STACK_NAME && $cfn_cmd wait stack-delete-complete --stack-name $STACK_NAME
+     (nothing a failed create made is kept: the template uses DeletionPolicy RetainExceptOnCreate; a stack made from an
+     older template, with Retain, may have left the queue $QUEUE_NAME or the bucket $BUCKET behind: delete them or pick other names)
+  3. Fix the cause and re-run deploy.sh"
+      ;;
+    *_IN_PROGRESS)
+      die "stack $STACK_NAME is $stack_status: wait for it ($cfn_cmd describe-stacks --stack-name $STACK_NAME) and re-run" ;;
+    UPDATE_ROLLBACK_FAILED)
+      die "stack $STACK_NAME is UPDATE_ROLLBACK_FAILED: fix the resource that failed (describe-stack-events), then $cfn_cmd continue-update-rollback --stack-name $STACK_NAME, and re-run" ;;
+    DELETE_FAILED)
+      die "stack $STACK_NAME is DELETE_FAILED: finish deleting it ($cfn_cmd delete-stack --stack-name $STACK_NAME, see describe-stack-events) and re-run" ;;
+  esac
   run aws cloudformation deploy --region "$REGION" --stack-name "$STACK_NAME" \
     --template-file "$SCRIPT_DIR/infra/cloudformation/sqs-archiver.yaml" \
     --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \

@@ -379,6 +379,8 @@ case "$1 $2" in
   "iam get-open-id-connect-provider" | "iam get-role" | "iam update-assume-role-policy") exit 0 ;;
   "iam put-role-policy")
     for a in "$@"; do case $a in file://*) cp "\${a#file://}" "${captured}/policy.json" ;; esac; done ;;
+  "cloudformation describe-stacks") [ -n "\${FAKE_STACK_STATUS:-}" ] || { echo "Stack with id x does not exist" >&2; exit 254; }; echo "$FAKE_STACK_STATUS" ;;
+  "cloudformation deploy") exit 0 ;;
   "sqs send-message") echo mid-1 ;;
   "s3 ls") echo "2026-01-01 00:00:00 512 mid-1.json" ;;
   *) echo "fake aws: unexpected $*" >&2; exit 97 ;;
@@ -463,6 +465,18 @@ esac
         expect(r.code, r.stderr).toBe(0);
         expect(r.log.filter((l) => l.startsWith("docker "))).toEqual([]);
       });
+    });
+
+    it("--create-infra on a stack left in ROLLBACK_COMPLETE by a failed first create says what to do, changing nothing (item 6)", () => {
+      const r = realRun(["--create-infra", "--skip-build"], { FAKE_IMAGE_EXISTS: "1", FAKE_STACK_STATUS: "ROLLBACK_COMPLETE" });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("stack sqs-archiver-orders is in ROLLBACK_COMPLETE");
+      expect(r.stderr).toContain("aws cloudformation --region eu-west-1 delete-stack --stack-name sqs-archiver-orders");
+      expect(r.stderr).toContain("describe-stack-events");
+      expect(r.log.some((l) => l.startsWith("aws cloudformation deploy") || l.startsWith("helm ") || l.startsWith("kubectl "))).toBe(false);
+      const busy = realRun(["--create-infra", "--skip-build"], { FAKE_IMAGE_EXISTS: "1", FAKE_STACK_STATUS: "UPDATE_IN_PROGRESS" });
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain("is UPDATE_IN_PROGRESS: wait for it");
     });
 
     it("writes the resolved key ARN, not the alias, into the role policy and the ConfigMap value", () => {
