@@ -537,4 +537,4 @@ smoke_args=(--namespace "$NAMESPACE" --service "$FULLNAME" --queue-url "$QUEUE_U
 [[ $DRY_RUN != true ]] || smoke_args+=(--dry-run)
 "$SCRIPT_DIR/scripts/smoke-test.sh" "${smoke_args[@]}"
 
-log "Done: $IMAGE archives $QUEUE_URL to s3://$BUCKET/${PREFIX}YYYY/MM/DD/HH/<MessageId>.json"
+log "Done: $IMAGE archives $QUEUE_URL to s3://$BUCKET/${PREFIX}YYYY/MM/DD/HH/"

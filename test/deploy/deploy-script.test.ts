@@ -167,6 +167,8 @@ describe("deploy.sh", () => {
         /^aws iam put-role-policy --role-name sqs-archiver-prod-archive --policy-name sqs-archiver --policy-document file:\/\/\S+\/policy\.json$/,
         /^helm upgrade --install sqs-archiver \S+\/helm\/sqs-archiver --namespace archive --create-namespace .* --atomic --wait --timeout 10m$/,
         /^kubectl rollout status deployment\/sqs-archiver --namespace archive --timeout 10m$/,
+        /^kubectl get deployment sqs-archiver --namespace archive --output 'jsonpath=\{\.spec\.template\.spec\.containers\[0\]\.envFrom\[0\]\.configMapRef\.name\}'$/,
+        /^kubectl get configmap '<ConfigMap>' --namespace archive --output 'jsonpath=\{\.data\.ARCHIVE_FORMAT\}'$/,
         /^kubectl get --raw \/api\/v1\/namespaces\/archive\/services\/http:sqs-archiver:http\/proxy\/health$/,
         /^kubectl get --raw \/api\/v1\/namespaces\/archive\/services\/http:sqs-archiver:http\/proxy\/ready$/,
         /^aws sqs send-message --region eu-west-1 --queue-url https:\/\/sqs\.eu-west-1\.amazonaws\.com\/123456789012\/orders --message-body .* --query MessageId --output text$/,
@@ -393,7 +395,11 @@ esac
       join(fake, "docker"),
       `#!/usr/bin/env bash\ncat > /dev/null <&0 &\necho "docker $*" >> "${log}"\n[ "$1 $2" != "image inspect" ] || echo "node:24-bookworm-slim@sha256:${"a".repeat(64)}"\n`,
     );
-    writeFileSync(join(fake, "kubectl"), `#!/usr/bin/env bash\necho "kubectl $*" >> "${log}"\necho '{"status":"ok"}'\n`);
+    // kubectl: the probes answer ok; the Deployment's ConfigMap says ARCHIVE_FORMAT message (what the smoke test reads).
+    writeFileSync(
+      join(fake, "kubectl"),
+      `#!/usr/bin/env bash\necho "kubectl $*" >> "${log}"\ncase "$*" in\n  "get deployment "*) echo sqs-archiver-6f7c9 ;;\n  *ARCHIVE_FORMAT*) echo message ;;\n  *) echo '{"status":"ok"}' ;;\nesac\n`,
+    );
     for (const tool of ["aws", "docker", "helm", "kubectl"]) chmodSync(join(fake, tool), 0o755);
 
     const realRun = (extra: string[], env: Record<string, string>) => {
