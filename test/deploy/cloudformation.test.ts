@@ -301,7 +301,7 @@ describe("CloudFormation template infra/cloudformation/sqs-archiver.yaml", () =>
     });
 
     it("expiry on a versioned or Object Lock bucket also deletes noncurrent versions and expired delete markers (item 5)", () => {
-      for (const p of [{ EnableVersioning: "true" }, { ObjectLockMode: "GOVERNANCE" }]) {
+      for (const p of [{ EnableVersioning: "true" }, { ObjectLockMode: "GOVERNANCE" }] as Array<Record<string, string>>) {
         const rules = rulesFor({ ...p, ExpirationDays: "365" });
         const archive = rules.find((r) => r.Id === "archive-storage-classes");
         expect(archive.ExpirationInDays, JSON.stringify(p)).toBe("365");
