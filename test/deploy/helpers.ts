@@ -58,6 +58,7 @@ const APT_HINT: Record<string, string> = {
   shellcheck: "apt-get install -y shellcheck",
   yamllint: "apt-get install -y yamllint",
   java: "apt-get install -y default-jre-headless",
+  promtool: "apt-get install -y prometheus (Debian's package ships promtool)",
 };
 
 /** Absolute path of a system tool, or a clear error telling how to install it (.ci/run installs these). */

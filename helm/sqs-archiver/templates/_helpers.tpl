@@ -108,23 +108,21 @@ Queue name: the last path segment of the queue URL.
 {{- end }}
 
 {{/*
-PromQL label matchers selecting this release's archiver series. A ServiceMonitor sets job to the Service name;
-annotation-based scraping sets whatever job name the Prometheus config uses (kubernetes-pods, ...), so without a
-ServiceMonitor and without prometheusRule.jobLabel the release is selected by its pod names instead of a job that
-would never exist. absent() only keeps equality matchers, so "absentSelector" omits the pod regex.
+PromQL label matchers selecting this release's archiver series. A ServiceMonitor sets job to the Service name (or
+prometheusRule.jobLabel, which it relabels to); annotation-based scraping sets whatever job name the Prometheus config
+uses (kubernetes-pods, ...), so without a ServiceMonitor and without prometheusRule.jobLabel there is no job matcher
+(it would select a job that never exists). The release's pod names select it in every case. absent() takes the same selector: it fires when no series of this release match (the pod regex
+included, so another release's pods in the namespace do not keep it quiet); its alert carries only the equality
+matchers' labels (namespace, job).
 */}}
 {{- define "sqs-archiver.promSelector" -}}
 {{- $job := .Values.prometheusRule.jobLabel | default (ternary (include "sqs-archiver.fullname" .) "" .Values.serviceMonitor.enabled) -}}
-{{- if $job -}}
-namespace="{{ .Release.Namespace }}", job="{{ $job }}"
-{{- else -}}
-namespace="{{ .Release.Namespace }}", pod=~"{{ include "sqs-archiver.fullname" . }}-[a-z0-9]+-[a-z0-9]+"
-{{- end -}}
+{{- /* The pod regex is kept with a job too: two releases sharing a jobLabel in one namespace stay apart. */ -}}
+namespace="{{ .Release.Namespace }}"{{ if $job }}, job="{{ $job }}"{{ end }}, pod=~"{{ include "sqs-archiver.fullname" . }}-[a-z0-9]+-[a-z0-9]+"
 {{- end }}
 
 {{- define "sqs-archiver.absentSelector" -}}
-{{- $job := .Values.prometheusRule.jobLabel | default (ternary (include "sqs-archiver.fullname" .) "" .Values.serviceMonitor.enabled) -}}
-namespace="{{ .Release.Namespace }}"{{ if $job }}, job="{{ $job }}"{{ end }}
+{{- include "sqs-archiver.promSelector" . -}}
 {{- end }}
 
 {{/*
