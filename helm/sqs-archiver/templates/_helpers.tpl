@@ -157,6 +157,31 @@ batchMaxSeconds by design; counting them makes a healthy pod look like backlog a
 {{- end }}
 
 {{/*
+Container resources; a null memory request takes the measured RSS plateau of the archive format (bench/RESULTS.md:
+message mode 207-215 MB, ndjson 272-282 MB, which holds up to 2 x batchMaxMessages messages).
+*/}}
+{{- define "sqs-archiver.resources" -}}
+{{- $r := deepCopy .Values.resources -}}
+{{- $requests := $r.requests | default dict -}}
+{{- if not $requests.memory -}}
+{{- $_ := set $requests "memory" (ternary "320Mi" "256Mi" (eq .Values.config.archiveFormat "ndjson")) -}}
+{{- end -}}
+{{- $_ := set $r "requests" $requests -}}
+{{- toYaml $r -}}
+{{- end }}
+
+{{/*
+KEDA fallback replicas: null means minReplicaCount, at least one.
+*/}}
+{{- define "sqs-archiver.kedaFallbackReplicas" -}}
+{{- if kindIs "invalid" .Values.keda.fallback.replicas -}}
+{{- max 1 (int .Values.keda.minReplicaCount) -}}
+{{- else -}}
+{{- .Values.keda.fallback.replicas -}}
+{{- end -}}
+{{- end }}
+
+{{/*
 Render-time guards for settings the service would refuse (exit 78) or that break the pod's lifecycle.
 */}}
 {{- define "sqs-archiver.validate" -}}
@@ -185,6 +210,14 @@ Render-time guards for settings the service would refuse (exit 78) or that break
 {{- $inFlight := mul (int (include "sqs-archiver.maxReplicas" .)) (int (include "sqs-archiver.inFlightPerPod" .)) -}}
 {{- if ge (int64 $inFlight) 120000 -}}
 {{- fail (printf "%s replicas x %s in-flight messages per pod (%s) = %d reaches SQS's limit of about 120,000 in-flight messages per queue: lower %s or %s" (include "sqs-archiver.maxReplicas" .) (include "sqs-archiver.inFlightPerPod" .) (ternary "2 x config.batchMaxMessages" "config.concurrency x config.maxMessagesPerPoll" (eq $c.archiveFormat "ndjson")) $inFlight (ternary "keda.maxReplicaCount" "replicaCount" .Values.keda.enabled) (ternary "config.batchMaxMessages" "config.concurrency" (eq $c.archiveFormat "ndjson"))) -}}
+{{- end -}}
+{{- if .Values.keda.enabled -}}
+{{- if gt (int .Values.keda.minReplicaCount) (int .Values.keda.maxReplicaCount) -}}
+{{- fail (printf "keda.minReplicaCount (%v) must not exceed keda.maxReplicaCount (%v)" .Values.keda.minReplicaCount .Values.keda.maxReplicaCount) -}}
+{{- end -}}
+{{- if gt (int (include "sqs-archiver.kedaFallbackReplicas" .)) (int .Values.keda.maxReplicaCount) -}}
+{{- fail (printf "keda.fallback.replicas (%v) must not exceed keda.maxReplicaCount (%v)" (include "sqs-archiver.kedaFallbackReplicas" .) .Values.keda.maxReplicaCount) -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.keda.enabled (eq .Values.keda.identityOwner "workload") -}}
 {{- if .Values.keda.roleArn -}}
