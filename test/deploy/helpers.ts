@@ -148,6 +148,12 @@ async function modelFor(apiVersion: string, kind: string): Promise<ModelCtor> {
       return (await import("kubernetes-models/v1/ServiceAccount")).ServiceAccount;
     case "/v1/Pod":
       return (await import("kubernetes-models/v1/Pod")).Pod;
+    case "/v1/PersistentVolumeClaim":
+      return (await import("kubernetes-models/v1/PersistentVolumeClaim")).PersistentVolumeClaim;
+    case "batch/v1/Job":
+      return (await import("kubernetes-models/batch/v1/Job")).Job;
+    case "batch/v1/CronJob":
+      return (await import("kubernetes-models/batch/v1/CronJob")).CronJob;
     case "apps/v1/Deployment":
       return (await import("kubernetes-models/apps/v1/Deployment")).Deployment;
     case "policy/v1/PodDisruptionBudget":
