@@ -474,8 +474,13 @@ if [[ $METHOD == helm ]]; then
     helm_values+=(--set-string "config.s3Sse=aws:kms" --set-string "config.s3KmsKeyId=$KMS_KEY_ARN")
   fi
   if [[ -n $S3_REGION_ARG ]]; then helm_values+=(--set-string "config.s3Region=$S3_REGION_ARG"); fi
+  # Not `helm --create-namespace`: a namespace this script creates gets the restricted Pod Security labels.
+  ns_args=(--namespace "$NAMESPACE")
+  [[ -z $KUBE_CONTEXT ]] || ns_args+=(--kube-context "$KUBE_CONTEXT")
+  [[ $DRY_RUN != true ]] || ns_args+=(--dry-run)
+  "$SCRIPT_DIR/scripts/ensure-namespace.sh" "${ns_args[@]}"
   run helm ${helm_args[@]+"${helm_args[@]}"} upgrade --install "$RELEASE" "$SCRIPT_DIR/helm/sqs-archiver" \
-    --namespace "$NAMESPACE" --create-namespace "${helm_values[@]}" \
+    --namespace "$NAMESPACE" "${helm_values[@]}" \
     --atomic --wait --timeout "$TIMEOUT"
 else
   log "kustomize overlay for $NAMESPACE"
@@ -485,9 +490,11 @@ else
   SHARED_NAMESPACE=false
   if [[ $NAMESPACE != sqs-archiver ]]; then
     SHARED_NAMESPACE=true
-    if ! exists kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} get namespace "$NAMESPACE"; then
-      run kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} create namespace "$NAMESPACE"
-    fi
+    ns_args=(--namespace "$NAMESPACE")
+    [[ -z $KUBE_CONTEXT ]] || ns_args+=(--kube-context "$KUBE_CONTEXT")
+    [[ $DRY_RUN != true ]] || ns_args+=(--dry-run)
+    "$SCRIPT_DIR/scripts/ensure-namespace.sh" "${ns_args[@]}"
+
   fi
   mkdir -p "$WORKDIR/overlay"
   cp -R "$SCRIPT_DIR/k8s" "$WORKDIR/base"

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CHART, ROOT, ensureTools, find, kustomize, parseYamlDocs, requireSystemTool, run, runOk, validateAll } from "./helpers.js";
 
-const SCRIPTS = [join(ROOT, "deploy.sh"), join(ROOT, "scripts/lib.sh"), join(ROOT, "scripts/smoke-test.sh")];
+const SCRIPTS = [join(ROOT, "deploy.sh"), join(ROOT, "scripts/lib.sh"), join(ROOT, "scripts/smoke-test.sh"), join(ROOT, "scripts/ensure-namespace.sh")];
 const QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders";
 const BASH = requireBash();
 const GIT_ENV = { GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" };
@@ -165,7 +165,10 @@ describe("deploy.sh", () => {
         /^aws iam create-role --role-name sqs-archiver-prod-archive .*--assume-role-policy-document file:\/\/\S+\/trust-policy\.json/,
         /^aws iam wait role-exists --role-name sqs-archiver-prod-archive$/,
         /^aws iam put-role-policy --role-name sqs-archiver-prod-archive --policy-name sqs-archiver --policy-document file:\/\/\S+\/policy\.json$/,
-        /^helm upgrade --install sqs-archiver \S+\/helm\/sqs-archiver --namespace archive --create-namespace .* --atomic --wait --timeout 10m$/,
+        /^kubectl get namespace archive$/,
+        /^kubectl create namespace archive$/,
+        /^kubectl label namespace archive pod-security\.kubernetes\.io\/enforce=restricted pod-security\.kubernetes\.io\/enforce-version=latest pod-security\.kubernetes\.io\/audit=restricted pod-security\.kubernetes\.io\/warn=restricted app\.kubernetes\.io\/created-by=sqs-archiver$/,
+        /^helm upgrade --install sqs-archiver \S+\/helm\/sqs-archiver --namespace archive .* --atomic --wait --timeout 10m$/,
         /^kubectl rollout status deployment\/sqs-archiver --namespace archive --timeout 10m$/,
         /^kubectl get deployment sqs-archiver --namespace archive --output 'jsonpath=\{\.spec\.template\.spec\.containers\[0\]\.envFrom\[0\]\.configMapRef\.name\}'$/,
         /^kubectl get configmap '<ConfigMap>' --namespace archive --output 'jsonpath=\{\.data\.ARCHIVE_FORMAT\}'$/,
@@ -177,6 +180,13 @@ describe("deploy.sh", () => {
       // The hour may roll over between the two date calls: then one more `aws s3 ls` line.
       expect(cmds.length === expected.length || cmds.length === expected.length + 1, cmds.join("\n")).toBe(true);
       expected.forEach((re, i) => expect(cmds[i], `command ${i + 1}`).toMatch(re));
+    });
+
+    it("creates a missing namespace with the restricted Pod Security labels, never with helm --create-namespace (item 10)", () => {
+      expect(cmds.some((c) => c.includes("--create-namespace"))).toBe(false);
+      const label = cmds.find((c) => c.startsWith("kubectl label namespace archive")) as string;
+      for (const mode of ["enforce", "audit", "warn"]) expect(label).toContain(`pod-security.kubernetes.io/${mode}=restricted`);
+      expect(cmds.indexOf(label)).toBeLessThan(cmds.findIndex((c) => c.startsWith("helm upgrade")));
     });
 
     it("renders the IAM documents with the real values", () => {
@@ -427,6 +437,9 @@ esac
       expect(r.code, r.stderr).toBe(0);
       const build = r.log.find((l) => l.startsWith("docker build ")) as string;
       expect(build).toContain(`--build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:${"a".repeat(64)}`);
+      // The namespace exists (the fake kubectl finds it): it is neither created nor relabelled.
+      expect(r.log).toContain("kubectl get namespace sqs-archiver");
+      expect(r.log.some((l) => l.startsWith("kubectl create namespace") || l.startsWith("kubectl label"))).toBe(false);
     });
 
     describe("a working tree with uncommitted changes (item 1: a workstation image must never become the tested build)", () => {

@@ -216,9 +216,12 @@ describe("helm chart helm/sqs-archiver", () => {
         data: Record<string, string>;
       };
       expect(cm.metadata.labels?.grafana_dashboard).toBe("1");
-      const dashboard = JSON.parse(cm.data["sqs-archiver.json"] as string) as { panels: unknown[]; uid: string };
-      expect(dashboard.uid).toBe("sqs-archiver");
+      const dashboard = JSON.parse(cm.data["sqs-archiver-sqs-archiver.json"] as string) as { panels: unknown[]; uid: string };
+      expect(dashboard.uid).toMatch(/^sqs-archiver-[0-9a-f]{12}$/);
       expect(dashboard.panels.length).toBeGreaterThan(5);
+      // The chart's dashboard, unchanged but for its uid and title (numbers survive the JSON round trip).
+      const source = JSON.parse(readFileSync(join(CHART, "dashboards/sqs-archiver.json"), "utf8")) as Record<string, unknown>;
+      expect({ ...dashboard, uid: source.uid, title: source.title }).toEqual(source);
     });
 
     it("has the alerts the issue asks for, DLQ included", () => {

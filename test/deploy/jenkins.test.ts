@@ -18,7 +18,7 @@ describe("Jenkinsfiles", () => {
     const r = run(
       process.execPath,
       [join(ROOT, "node_modules/npm-groovy-lint/lib/index.js"), "--noserver", "--config", "recommended-jenkinsfile", "--output", "json", "--failon", "none", CI, CD],
-      { timeout: 120_000 },
+      { timeout: 300_000 },
     );
     const json = r.stdout.slice(r.stdout.indexOf("{"));
     const report = JSON.parse(json) as {
@@ -31,7 +31,7 @@ describe("Jenkinsfiles", () => {
     expect(problems).toEqual([]);
     expect(report.summary.totalFilesLinted).toBe(2);
     expect(report.summary.totalFoundErrorNumber).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   describe("Jenkinsfile-CI", () => {
     const text = readFileSync(CI, "utf8");
@@ -197,6 +197,13 @@ describe("supply chain (item 1): only the image CI built and signed is deployed"
     expect(noCosign).toContain("exit 1");
     // Helm deploys the same digest that was verified.
     expect(cd).toContain('--set-string image.digest="$IMAGE_DIGEST"');
+  });
+
+  it("CD creates a missing namespace with Pod Security labels (scripts/ensure-namespace.sh), not helm --create-namespace", () => {
+    const upgrade = stage(cd, "Helm upgrade");
+    expect(upgrade).not.toContain("--create-namespace");
+    expect(upgrade.indexOf('./scripts/ensure-namespace.sh --namespace "$NAMESPACE"')).toBeGreaterThan(-1);
+    expect(upgrade.indexOf("./scripts/ensure-namespace.sh")).toBeLessThan(upgrade.indexOf("helm upgrade --install"));
   });
 
   it("the ECR repository policy denies pushes to everyone but the CI (and break-glass) role", () => {

@@ -158,3 +158,22 @@ describe("extraEnvFrom, extraVolumes, extraVolumeMounts", () => {
     expect(c.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
   });
 });
+
+describe("Grafana dashboard per release", () => {
+  const dashboardOf = (release: string, namespace: string) => {
+    const cm = helmTemplate(["-f", DEFAULT_VALUES, "--set", "grafanaDashboard.enabled=true"], release, namespace).find((o) => o.metadata.name.endsWith("-dashboard")) as K8sObject & { data: Record<string, string> };
+    const [[key, json]] = Object.entries(cm.data) as [[string, string]];
+    return { key, dashboard: JSON.parse(json) as { uid: string; title: string } };
+  };
+
+  it("has a uid (and sidecar file name) of its own, stable across upgrades, so two releases never overwrite each other", () => {
+    const a = dashboardOf("orders", "archive");
+    const b = dashboardOf("payments", "archive");
+    const c = dashboardOf("orders", "other");
+    expect(new Set([a.dashboard.uid, b.dashboard.uid, c.dashboard.uid]).size).toBe(3);
+    expect(new Set([a.key, b.key, c.key]).size).toBe(3);
+    expect(dashboardOf("orders", "archive").dashboard.uid).toBe(a.dashboard.uid);
+    for (const d of [a, b, c]) expect(d.dashboard.uid.length).toBeLessThanOrEqual(40);
+    expect(a.dashboard.title).toBe("SQS Archiver (archive/orders-sqs-archiver)");
+  });
+});
