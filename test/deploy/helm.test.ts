@@ -143,7 +143,7 @@ describe("helm chart helm/sqs-archiver", () => {
     it("uses helm create's labels and selectors", () => {
       const dep = find(objects, "Deployment") as any;
       expect(dep.metadata.labels).toMatchObject({
-        "helm.sh/chart": "sqs-archiver-2.0.0",
+        "helm.sh/chart": "sqs-archiver-2.1.0",
         "app.kubernetes.io/name": "sqs-archiver",
         "app.kubernetes.io/instance": "sqs-archiver",
         "app.kubernetes.io/managed-by": "Helm",

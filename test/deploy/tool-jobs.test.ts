@@ -3,10 +3,11 @@
  * IAM role and a volume for --checkpoint, built from helpers (templates/_tools.tpl) that the compaction and
  * verification Jobs reuse; extraEnvFrom / extraVolumes / extraVolumeMounts.
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { parseReplayArgs } from "../../src/cli/replay-args.js";
 import { CHART, ensureTools, find, helmTemplate, parseYamlDocs, restrictedPssProblems, run, runOk, validateAll, type K8sObject } from "./helpers.js";
 
@@ -175,5 +176,33 @@ describe("Grafana dashboard per release", () => {
     expect(dashboardOf("orders", "archive").dashboard.uid).toBe(a.dashboard.uid);
     for (const d of [a, b, c]) expect(d.dashboard.uid.length).toBeLessThanOrEqual(40);
     expect(a.dashboard.title).toBe("SQS Archiver (archive/orders-sqs-archiver)");
+  });
+});
+
+describe("chart README and Artifact Hub metadata", () => {
+  it("the README's parameter table is what Bitnami's readme generator makes from values.yaml (CI runs the same check)", () => {
+    const r = run(process.execPath, [join(CHART, "../../scripts/chart-readme.mjs"), "--check"]);
+    expect(r.stdout + r.stderr).toContain("README.md is up to date");
+    expect(r.code).toBe(0);
+    const readme = readFileSync(join(CHART, "README.md"), "utf8");
+    // Every @param, wrapped descriptions included, is in the table.
+    for (const m of readFileSync(join(CHART, "values.yaml"), "utf8").matchAll(/## @param (?:\[[^\]]+\] )?(\S+)/g)) expect(readme, m[1]).toContain(`\`${m[1]}\``);
+    expect(readme).toContain("| `keda.scaleOnInFlight`");
+    expect(readme).toMatch(/false with archiveFormat ndjson, whose buffered messages are in flight by design/);
+    expect(readFileSync(join(CHART, "../../Jenkinsfile-CI"), "utf8")).toContain("node scripts/chart-readme.mjs --check");
+  });
+
+  it("Chart.yaml carries Artifact Hub annotations that parse", () => {
+    const chart = parseYaml(readFileSync(join(CHART, "Chart.yaml"), "utf8")) as { annotations: Record<string, string>; maintainers?: unknown[] };
+    const a = chart.annotations;
+    expect(a["artifacthub.io/license"]).toBe("Apache-2.0");
+    expect(["streaming-messaging", "storage", "integration-delivery"]).toContain(a["artifacthub.io/category"]);
+    const links = parseYaml(a["artifacthub.io/links"] as string) as Array<{ name: string; url: string }>;
+    expect(links.map((l) => l.name)).toContain("Source");
+    const images = parseYaml(a["artifacthub.io/images"] as string) as Array<{ name: string; image: string }>;
+    expect(images[0]?.image).toMatch(/sqs-archiver:\d+\.\d+\.\d+$/);
+    const changes = parseYaml(a["artifacthub.io/changes"] as string) as Array<{ kind: string; description: string }>;
+    for (const c of changes) expect(["added", "changed", "deprecated", "removed", "fixed", "security"]).toContain(c.kind);
+    expect(chart.maintainers?.length).toBeGreaterThan(0);
   });
 });
