@@ -77,6 +77,11 @@ COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
 COPY --from=build --chown=0:0 /app/dist ./dist
 COPY --chown=0:0 package.json package-lock.json ./
 
+# The runtime runs node only: no package manager to fetch or run code with. The base ships npm, npx, corepack (and
+# in some tags yarn); nothing at runtime needs them.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg
+
 # Files stay root-owned and read-only to the process; it runs as the image's unprivileged "node" user by number
 # so Kubernetes runAsNonRoot can verify it without a passwd lookup.
 USER 1000:1000

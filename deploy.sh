@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # deploy.sh: build, push and deploy sqs-archiver to Amazon EKS, then prove it archives a message.
 #
-#   1. ECR repository (created if missing), docker build + push of the image tagged with the commit; skipped when
-#      the tag is already in ECR (the repository is IMMUTABLE, so a re-run on the same commit must not push again)
+#   1. ECR repository (created if missing), docker build (base image pinned by digest) + push of the image tagged
+#      with the commit; skipped when the tag is already in ECR (the repository is IMMUTABLE). A working tree with
+#      uncommitted changes is refused: its image is not the commit's. --allow-dirty pushes it as <commit>-dirty to a
+#      separate dev repository instead, never to the one CI pushes to and CD deploys from.
 #   2. IAM role for the pod: least-privilege policy from iam/, IRSA trust policy for the cluster's OIDC provider;
 #      or, with --create-infra, the CloudFormation stack infra/cloudformation/sqs-archiver.yaml (queue + DLQ, bucket,
 #      role) whose outputs feed step 3
@@ -46,7 +48,10 @@ Options:
   --ecr-repository NAME  ECR repository (default: sqs-archiver)
   --image-tag TAG        Image tag (default: git commit, 12 characters)
   --platform PLATFORM    docker build platform (default: linux/amd64; linux/arm64 for Graviton nodes)
-  --skip-build           Do not build or push; the tag must already be in ECR
+  --skip-build           Do not build or push; the tag must already be in ECR (e.g. the image CI built)
+  --allow-dirty          Build a working tree with uncommitted changes anyway: tagged <commit>-dirty and pushed to
+                         the dev repository (--dev-ecr-repository), never to --ecr-repository
+  --dev-ecr-repository NAME  ECR repository for --allow-dirty builds (default: <ecr-repository>-dev)
   --account-id ID        AWS account (default: from sts get-caller-identity) (AWS_ACCOUNT_ID)
   --role-name NAME       IAM role to create or update (default: sqs-archiver-<cluster>[-<namespace>])
   --role-arn ARN         Use this existing role; skip IAM changes
@@ -86,6 +91,8 @@ ECR_REPOSITORY=sqs-archiver
 IMAGE_TAG=""
 PLATFORM=linux/amd64
 SKIP_BUILD=false
+ALLOW_DIRTY=false
+DEV_ECR_REPOSITORY=""
 ROLE_NAME=""
 ROLE_ARN=""
 OIDC_PROVIDER=""
@@ -114,6 +121,8 @@ while (($#)); do
     --image-tag) IMAGE_TAG=${2:?--image-tag needs a value}; shift 2 ;;
     --platform) PLATFORM=${2:?--platform needs a value}; shift 2 ;;
     --skip-build) SKIP_BUILD=true; shift ;;
+    --allow-dirty) ALLOW_DIRTY=true; shift ;;
+    --dev-ecr-repository) DEV_ECR_REPOSITORY=${2:?--dev-ecr-repository needs a value}; shift 2 ;;
     --account-id) ACCOUNT_ID=${2:?--account-id needs a value}; shift 2 ;;
     --role-name) ROLE_NAME=${2:?--role-name needs a value}; shift 2 ;;
     --role-arn) ROLE_ARN=${2:?--role-arn needs a value}; shift 2 ;;
@@ -182,7 +191,27 @@ if [[ -z $IMAGE_TAG ]]; then
   IMAGE_TAG=$(git -C "$SCRIPT_DIR" rev-parse --short=12 HEAD 2>/dev/null) ||
     usage_error "--image-tag is required outside a git checkout"
 fi
-[[ $IMAGE_TAG =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || usage_error "--image-tag is not a valid tag: $IMAGE_TAG"
+[[ $IMAGE_TAG =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,121}$ ]] || usage_error "--image-tag is not a valid tag: $IMAGE_TAG"
+[[ $ALLOW_DIRTY != true || $SKIP_BUILD != true ]] || usage_error "--allow-dirty applies to a build; do not combine it with --skip-build"
+
+# The image CI tested is the commit's; an image built from uncommitted changes must never carry the commit's tag in
+# the repository CD deploys from (CI would find the tag, skip its push, and CD would deploy the workstation build).
+DEV_BUILD=false
+if [[ $SKIP_BUILD != true ]]; then
+  git -C "$SCRIPT_DIR" rev-parse --git-dir >/dev/null 2>&1 ||
+    die "cannot tell whether $SCRIPT_DIR is committed (not a git checkout): build from a clone, or use --skip-build"
+  dirty=$(git -C "$SCRIPT_DIR" status --porcelain --untracked-files=normal 2>/dev/null) ||
+    die "git status failed in $SCRIPT_DIR"
+  if [[ -n $dirty ]]; then
+    if [[ $ALLOW_DIRTY != true ]]; then
+      printf '%s\n' "$dirty" | head -n 10 >&2
+      die "the working tree has uncommitted changes (above): commit them, deploy the image CI built (--skip-build), or pass --allow-dirty to push $IMAGE_TAG-dirty to the dev repository ${DEV_ECR_REPOSITORY:-$ECR_REPOSITORY-dev}"
+    fi
+    DEV_BUILD=true
+    IMAGE_TAG=$IMAGE_TAG-dirty
+    ECR_REPOSITORY=${DEV_ECR_REPOSITORY:-$ECR_REPOSITORY-dev}
+  fi
+fi
 
 case $REGION in
   cn-*) PARTITION=aws-cn; DOMAIN_SUFFIX=amazonaws.com.cn ;;
@@ -268,20 +297,21 @@ if [[ $SKIP_BUILD == true ]]; then
     die "image $IMAGE not found in ECR; build it first or drop --skip-build"
 else
   log "ECR repository $ECR_REPOSITORY"
+  # The dev repository takes <commit>-dirty again after every edit, so its tags are mutable; CD never reads it.
+  mutability=IMMUTABLE
+  [[ $DEV_BUILD != true ]] || mutability=MUTABLE
   if ! exists aws ecr describe-repositories --region "$REGION" --repository-names "$ECR_REPOSITORY"; then
     run aws ecr create-repository --region "$REGION" --repository-name "$ECR_REPOSITORY" \
-      --image-tag-mutability IMMUTABLE --image-scanning-configuration scanOnPush=true \
+      --image-tag-mutability "$mutability" --image-scanning-configuration scanOnPush=true \
       --encryption-configuration encryptionType=AES256 >/dev/null
   fi
 
   # The repository is IMMUTABLE: a second push of the same tag is rejected, and a rebuild would not be the same
   # image anyway. A tag already there is the image of this commit: reuse it.
-  if image_tag_exists; then
+  if [[ $DEV_BUILD != true ]] && image_tag_exists; then
     log "$IMAGE is already in ECR: not rebuilding or pushing"
   else
-    if [[ -n $(git -C "$SCRIPT_DIR" status --porcelain 2>/dev/null) ]]; then
-      log "warning: the working tree has uncommitted changes; the image tagged $IMAGE_TAG will include them"
-    fi
+    [[ $DEV_BUILD != true ]] || log "warning: uncommitted changes: building $IMAGE for the dev repository only"
     log "Building and pushing $IMAGE"
     emit "$(quote_cmd aws ecr get-login-password --region "$REGION") | $(quote_cmd docker login --username AWS --password-stdin "$REGISTRY")"
     if [[ $DRY_RUN != true ]]; then
@@ -292,7 +322,15 @@ else
     # The commit's time, not now: the label is part of the image, and the same commit should build the same image.
     created=$(TZ=UTC0 git -C "$SCRIPT_DIR" show -s --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd HEAD 2>/dev/null ||
       date -u +%Y-%m-%dT%H:%M:%SZ)
+    # Pin the base by digest, as CI does, so the image records (org.opencontainers.image.base.digest) what it was
+    # built on instead of whatever the tag meant at that moment.
+    base_tag=$(sed -n 's/^ARG NODE_IMAGE=\(.*\)$/\1/p' "$SCRIPT_DIR/Dockerfile" | head -n 1)
+    [[ -n $base_tag ]] || die "no ARG NODE_IMAGE=<image> default in $SCRIPT_DIR/Dockerfile"
+    run docker pull --quiet --platform "$PLATFORM" "$base_tag" >/dev/null
+    base_image=$(capture "$base_tag@sha256:<BASE_DIGEST>" docker image inspect --format '{{index .RepoDigests 0}}' "$base_tag")
+    [[ $base_image == *@sha256:* ]] || die "no registry digest for $base_tag (docker image inspect): cannot pin the base image"
     run docker build --pull --platform "$PLATFORM" \
+      --build-arg "NODE_IMAGE=$base_image" \
       --build-arg "VERSION=${version:-0.0.0}" --build-arg "REVISION=$revision" \
       --build-arg "CREATED=$created" \
       --tag "$IMAGE" "$SCRIPT_DIR"
@@ -336,6 +374,27 @@ if [[ $CREATE_INFRA == true ]]; then
     fi
     cfn_params+=("IdentityType=IRSA" "OidcProvider=$OIDC_PROVIDER")
   fi
+  # A stack whose first create failed stays in ROLLBACK_COMPLETE and can never be updated: every re-run would fail
+  # the same way. Say what to do instead of letting `cloudformation deploy` fail with a generic message.
+  stack_status=$(capture "<StackStatus>" aws cloudformation describe-stacks --region "$REGION" --stack-name "$STACK_NAME" \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null) || stack_status=""
+  cfn_cmd="aws cloudformation --region $REGION"
+  case $stack_status in
+    ROLLBACK_COMPLETE | ROLLBACK_FAILED)
+      die "stack $STACK_NAME is in $stack_status: its first create failed and was rolled back, and CloudFormation cannot update it.
+  1. See why:    $cfn_cmd describe-stack-events --stack-name $STACK_NAME --query \"StackEvents[?ResourceStatus=='CREATE_FAILED'].[LogicalResourceId,ResourceStatusReason]\" --output text
+  2. Delete it:  $cfn_cmd delete-stack --stack-name $STACK_NAME && $cfn_cmd wait stack-delete-complete --stack-name $STACK_NAME
+     (nothing a failed create made is kept: the template uses DeletionPolicy RetainExceptOnCreate; a stack made from an
+     older template, with Retain, may have left the queue $QUEUE_NAME or the bucket $BUCKET behind: delete them or pick other names)
+  3. Fix the cause and re-run deploy.sh"
+      ;;
+    *_IN_PROGRESS)
+      die "stack $STACK_NAME is $stack_status: wait for it ($cfn_cmd describe-stacks --stack-name $STACK_NAME) and re-run" ;;
+    UPDATE_ROLLBACK_FAILED)
+      die "stack $STACK_NAME is UPDATE_ROLLBACK_FAILED: fix the resource that failed (describe-stack-events), then $cfn_cmd continue-update-rollback --stack-name $STACK_NAME, and re-run" ;;
+    DELETE_FAILED)
+      die "stack $STACK_NAME is DELETE_FAILED: finish deleting it ($cfn_cmd delete-stack --stack-name $STACK_NAME, see describe-stack-events) and re-run" ;;
+  esac
   run aws cloudformation deploy --region "$REGION" --stack-name "$STACK_NAME" \
     --template-file "$SCRIPT_DIR/infra/cloudformation/sqs-archiver.yaml" \
     --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
@@ -415,8 +474,13 @@ if [[ $METHOD == helm ]]; then
     helm_values+=(--set-string "config.s3Sse=aws:kms" --set-string "config.s3KmsKeyId=$KMS_KEY_ARN")
   fi
   if [[ -n $S3_REGION_ARG ]]; then helm_values+=(--set-string "config.s3Region=$S3_REGION_ARG"); fi
+  # Not `helm --create-namespace`: a namespace this script creates gets the restricted Pod Security labels.
+  ns_args=(--namespace "$NAMESPACE")
+  [[ -z $KUBE_CONTEXT ]] || ns_args+=(--kube-context "$KUBE_CONTEXT")
+  [[ $DRY_RUN != true ]] || ns_args+=(--dry-run)
+  "$SCRIPT_DIR/scripts/ensure-namespace.sh" "${ns_args[@]}"
   run helm ${helm_args[@]+"${helm_args[@]}"} upgrade --install "$RELEASE" "$SCRIPT_DIR/helm/sqs-archiver" \
-    --namespace "$NAMESPACE" --create-namespace "${helm_values[@]}" \
+    --namespace "$NAMESPACE" "${helm_values[@]}" \
     --atomic --wait --timeout "$TIMEOUT"
 else
   log "kustomize overlay for $NAMESPACE"
@@ -426,9 +490,11 @@ else
   SHARED_NAMESPACE=false
   if [[ $NAMESPACE != sqs-archiver ]]; then
     SHARED_NAMESPACE=true
-    if ! exists kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} get namespace "$NAMESPACE"; then
-      run kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} create namespace "$NAMESPACE"
-    fi
+    ns_args=(--namespace "$NAMESPACE")
+    [[ -z $KUBE_CONTEXT ]] || ns_args+=(--kube-context "$KUBE_CONTEXT")
+    [[ $DRY_RUN != true ]] || ns_args+=(--dry-run)
+    "$SCRIPT_DIR/scripts/ensure-namespace.sh" "${ns_args[@]}"
+
   fi
   mkdir -p "$WORKDIR/overlay"
   cp -R "$SCRIPT_DIR/k8s" "$WORKDIR/base"
@@ -478,4 +544,4 @@ smoke_args=(--namespace "$NAMESPACE" --service "$FULLNAME" --queue-url "$QUEUE_U
 [[ $DRY_RUN != true ]] || smoke_args+=(--dry-run)
 "$SCRIPT_DIR/scripts/smoke-test.sh" "${smoke_args[@]}"
 
-log "Done: $IMAGE archives $QUEUE_URL to s3://$BUCKET/${PREFIX}YYYY/MM/DD/HH/<MessageId>.json"
+log "Done: $IMAGE archives $QUEUE_URL to s3://$BUCKET/${PREFIX}YYYY/MM/DD/HH/"

@@ -30,7 +30,8 @@ attribute (Binary included), FIFO group and deduplication ids; each message once
   --prefix P           archive prefix (default: $S3_PREFIX, else sqs-messages/)
   --filter NAME=VALUE  only messages whose message attribute NAME (else system attribute NAME, such as
                        MessageGroupId) equals VALUE; VALUE* matches a prefix, NAME=* any value. Repeat: different
-                       names must all match, the same name matches any of its values
+                       names must all match, the same name matches any of its values. NAME!=VALUE excludes:
+                       --filter 'smoke-test!=*' drops the CD smoke test's messages
   --rate N             messages per second, at most (default ${DEFAULT_RATE}; 0 = unlimited)
   --concurrency N      SendMessageBatch requests and S3 reads in flight (default ${DEFAULT_CONCURRENCY})
   --dry-run            send nothing: per-hour counts, bytes, S3 and SQS requests, sample message ids

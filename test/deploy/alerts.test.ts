@@ -84,7 +84,8 @@ describe("PrometheusRule alerts", () => {
   it("absent() guards: no archiver series at all, and no CloudWatch series for the queue", () => {
     const rs = rules([]);
     const absent = byName(rs, "SqsArchiverAbsent");
-    expect(absent.expr).toBe('absent(sqs_archiver_build_info{namespace="sqs-archiver"})');
+    // The release, not the namespace: another release in it must not keep this one's absence quiet (issue 18 item 9).
+    expect(absent.expr).toBe('absent(sqs_archiver_build_info{namespace="sqs-archiver", pod=~"sqs-archiver-[a-z0-9]+-[a-z0-9]+"})');
     expect(absent.labels.severity).toBe("warning");
     expect(byName(rs, "SqsArchiverQueueMetricsAbsent").expr).toBe(
       'absent(aws_sqs_approximate_age_of_oldest_message_maximum{dimension_QueueName="orders"})',

@@ -218,7 +218,7 @@ describe("CloudFormation template infra/cloudformation/sqs-archiver.yaml", () =>
     expect(dlq.Properties.MessageRetentionPeriod).toBe(1209600);
     expect(dlq.Properties.RedriveAllowPolicy.redrivePermission).toBe("byQueue");
     for (const r of [q, dlq]) {
-      expect(r.DeletionPolicy).toBe("Retain");
+      expect(r.DeletionPolicy).toBe("RetainExceptOnCreate");
       expect(r.Properties.SqsManagedSseEnabled).toBe(true);
     }
     const qp = (resources.QueuePolicy as Json).Properties;
@@ -230,7 +230,7 @@ describe("CloudFormation template infra/cloudformation/sqs-archiver.yaml", () =>
 
   it("the bucket is private, encrypted, retained, TLS-only, denies deletes, and tiers large objects to cheaper storage", () => {
     const b = resources.ArchiveBucket as Json;
-    expect(b.DeletionPolicy).toBe("Retain");
+    expect(b.DeletionPolicy).toBe("RetainExceptOnCreate");
     expect(b.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
     const sse = b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault;
     expect(branches(sse.SSEAlgorithm).sort()).toEqual(["AES256", "aws:kms"]);
@@ -252,6 +252,78 @@ describe("CloudFormation template infra/cloudformation/sqs-archiver.yaml", () =>
     const del = statements.find((s) => s.Sid === "DenyArchiveDeletion");
     expect(del).toMatchObject({ Effect: "Deny", Principal: "*" });
     expect(del.Action).toEqual(expect.arrayContaining(["s3:DeleteObject", "s3:DeleteObjectVersion"]));
+  });
+
+  describe("issue 18: overwrites, versioned expiry, failed first create", () => {
+    /** The template as CloudFormation would resolve it for the given parameters (conditions, Fn::If, NoValue). */
+    function resolved(params: Record<string, string>): Json {
+      const values: Record<string, string> = {};
+      for (const [k, p] of Object.entries(parameters)) values[k] = params[k] ?? String(p.Default ?? "");
+      const memo: Record<string, boolean> = {};
+      const cond = (name: string): boolean => (memo[name] ??= evalCond(conditions[name]));
+      const val = (v: Json): Json => (v && typeof v === "object" && "Ref" in v && v.Ref in values ? values[v.Ref] : v);
+      const evalCond = (c: Json): boolean => {
+        if ("Fn::Equals" in c) return String(val(c["Fn::Equals"][0])) === String(val(c["Fn::Equals"][1]));
+        if ("Fn::Not" in c) return !evalCond(c["Fn::Not"][0]);
+        if ("Fn::Or" in c) return c["Fn::Or"].some(evalCond);
+        if ("Fn::And" in c) return c["Fn::And"].every(evalCond);
+        if ("Condition" in c) return cond(c.Condition);
+        throw new Error(`condition ${JSON.stringify(c)}`);
+      };
+      const NONE = Symbol("NoValue");
+      const walk = (n: Json): Json => {
+        if (Array.isArray(n)) return n.map(walk).filter((x) => x !== NONE);
+        if (!n || typeof n !== "object") return n;
+        if (n.Ref === "AWS::NoValue") return NONE;
+        if (typeof n.Ref === "string" && n.Ref in values) return values[n.Ref];
+        if ("Fn::If" in n) return walk(cond(n["Fn::If"][0]) ? n["Fn::If"][1] : n["Fn::If"][2]);
+        const out: Json = {};
+        for (const [k, v] of Object.entries(n)) {
+          const w = walk(v);
+          if (w !== NONE) out[k] = w;
+        }
+        return out;
+      };
+      return walk(template.Resources);
+    }
+    const rulesFor = (params: Record<string, string>) => resolved(params).ArchiveBucket.Properties.LifecycleConfiguration.Rules as Json[];
+
+    it("the bucket policy denies PutObject without If-None-Match on the archive and compacted prefixes (item 4)", () => {
+      const statements = (resources.ArchiveBucketPolicy as Json).Properties.PolicyDocument.Statement as Json[];
+      const overwrite = statements.find((st) => st.Effect === "Deny" && [st.Action].flat().includes("s3:PutObject"));
+      expect(overwrite, "a Deny on s3:PutObject").toBeDefined();
+      expect(overwrite.Principal).toBe("*");
+      expect(overwrite.Condition).toEqual({ Null: { "s3:if-none-match": "true" } });
+      expect(overwrite.Resource).toEqual([{ "Fn::Sub": "${ArchiveBucket.Arn}/${ArchivePrefix}*" }, { "Fn::Sub": "${ArchiveBucket.Arn}/${CompactedPrefix}*" }]);
+      expect(parameters.CompactedPrefix.Default).toMatch(/\/$/);
+      // The archiver's own writes carry If-None-Match: * (src/sinks/s3-writer.ts), so the Deny never applies to them.
+      expect(readFileSync(join(ROOT, "src/sinks/s3-writer.ts"), "utf8")).toContain('IfNoneMatch: "*"');
+    });
+
+    it("expiry on a versioned or Object Lock bucket also deletes noncurrent versions and expired delete markers (item 5)", () => {
+      for (const p of [{ EnableVersioning: "true" }, { ObjectLockMode: "GOVERNANCE" }] as Array<Record<string, string>>) {
+        const rules = rulesFor({ ...p, ExpirationDays: "365" });
+        const archive = rules.find((r) => r.Id === "archive-storage-classes");
+        expect(archive.ExpirationInDays, JSON.stringify(p)).toBe("365");
+        expect(archive.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: "30" });
+        const markers = rules.find((r) => r.ExpiredObjectDeleteMarker === true);
+        expect(markers, JSON.stringify(p)).toMatchObject({ Status: "Enabled", Prefix: "sqs-messages/" });
+        expect(markers.ExpirationInDays, "S3 refuses ExpiredObjectDeleteMarker with ExpirationInDays").toBeUndefined();
+      }
+      // Unversioned: expiry deletes, nothing else is needed; no expiry: no version rules either.
+      expect(rulesFor({ ExpirationDays: "365" }).some((r) => r.NoncurrentVersionExpiration || r.ExpiredObjectDeleteMarker)).toBe(false);
+      expect(rulesFor({ EnableVersioning: "true" }).some((r) => r.NoncurrentVersionExpiration || r.ExpiredObjectDeleteMarker)).toBe(false);
+      expect(parameters.ExpirationDays.Description).toContain("delete marker");
+    });
+
+    it("nothing a failed first create made is retained, so a re-run is not blocked by leftovers (item 6)", () => {
+      const retained = Object.entries(template.Resources as Record<string, Json>).filter(([, r]) => r.DeletionPolicy);
+      expect(retained.map(([k]) => k).sort()).toEqual(["ArchiveBucket", "DeadLetterQueue", "Queue"]);
+      for (const [k, r] of retained) {
+        expect(r.DeletionPolicy, k).toBe("RetainExceptOnCreate");
+        expect(r.UpdateReplacePolicy, k).toBe("Retain");
+      }
+    });
   });
 
   describe("the archiver role", () => {

@@ -1,13 +1,13 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CHART, ROOT, ensureTools, find, kustomize, parseYamlDocs, requireSystemTool, run, runOk, validateAll } from "./helpers.js";
 
-const DEPLOY = join(ROOT, "deploy.sh");
-const SCRIPTS = [DEPLOY, join(ROOT, "scripts/lib.sh"), join(ROOT, "scripts/smoke-test.sh")];
+const SCRIPTS = [join(ROOT, "deploy.sh"), join(ROOT, "scripts/lib.sh"), join(ROOT, "scripts/smoke-test.sh"), join(ROOT, "scripts/ensure-namespace.sh")];
 const QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders";
 const BASH = requireBash();
+const GIT_ENV = { GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" };
 
 function requireBash(): string {
   const r = run("sh", ["-c", "command -v bash"]);
@@ -18,6 +18,23 @@ function requireBash(): string {
 const sandbox = mkdtempSync(join(tmpdir(), "sqs-archiver-deploy-test-"));
 afterAll(() => rmSync(sandbox, { recursive: true, force: true }));
 const calls = join(sandbox, "calls.log");
+
+/**
+ * deploy.sh refuses to build a tree with uncommitted changes, so it runs from a committed copy of the files it reads
+ * (the working copy's current versions): the result does not depend on whether this checkout is clean.
+ */
+const CHECKOUT = join(sandbox, "checkout");
+function git(args: readonly string[], cwd = CHECKOUT): string {
+  return runOk("git", args, { cwd, env: { ...process.env, ...GIT_ENV } });
+}
+for (const p of ["deploy.sh", "scripts", "Dockerfile", "package.json", "helm", "k8s", "iam", "infra"]) {
+  cpSync(join(ROOT, p), join(CHECKOUT, p), { recursive: true });
+}
+git(["init", "--quiet"]);
+git(["add", "--all"]);
+git(["commit", "--quiet", "--message", "fixture"]);
+const DEPLOY = join(CHECKOUT, "deploy.sh");
+const HEAD12 = git(["rev-parse", "--short=12", "HEAD"]).trim();
 
 function stubDir(tools: readonly string[]): string {
   const dir = join(sandbox, `bin-${tools.join("-") || "none"}`);
@@ -138,6 +155,8 @@ describe("deploy.sh", () => {
         /^aws ecr create-repository --region eu-west-1 --repository-name sqs-archiver .*--image-tag-mutability IMMUTABLE/,
         /^aws ecr describe-images --region eu-west-1 --repository-name sqs-archiver --image-ids imageTag=0123456789ab$/,
         /^aws ecr get-login-password --region eu-west-1 \| docker login --username AWS --password-stdin '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com'$/,
+        /^docker pull --quiet --platform linux\/amd64 node:24-bookworm-slim$/,
+        /^docker image inspect --format '\{\{index \.RepoDigests 0\}\}' node:24-bookworm-slim$/,
         /^docker build --pull --platform linux\/amd64 .*--tag '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/sqs-archiver:0123456789ab' \S+$/,
         /^docker push '<ACCOUNT_ID>\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/sqs-archiver:0123456789ab'$/,
         /^aws eks describe-cluster --region eu-west-1 --name prod --query cluster\.identity\.oidc\.issuer --output text$/,
@@ -146,8 +165,13 @@ describe("deploy.sh", () => {
         /^aws iam create-role --role-name sqs-archiver-prod-archive .*--assume-role-policy-document file:\/\/\S+\/trust-policy\.json/,
         /^aws iam wait role-exists --role-name sqs-archiver-prod-archive$/,
         /^aws iam put-role-policy --role-name sqs-archiver-prod-archive --policy-name sqs-archiver --policy-document file:\/\/\S+\/policy\.json$/,
-        /^helm upgrade --install sqs-archiver \S+\/helm\/sqs-archiver --namespace archive --create-namespace .* --atomic --wait --timeout 10m$/,
+        /^kubectl get namespace archive$/,
+        /^kubectl create namespace archive$/,
+        /^kubectl label namespace archive pod-security\.kubernetes\.io\/enforce=restricted pod-security\.kubernetes\.io\/enforce-version=latest pod-security\.kubernetes\.io\/audit=restricted pod-security\.kubernetes\.io\/warn=restricted app\.kubernetes\.io\/created-by=sqs-archiver$/,
+        /^helm upgrade --install sqs-archiver \S+\/helm\/sqs-archiver --namespace archive .* --atomic --wait --timeout 10m$/,
         /^kubectl rollout status deployment\/sqs-archiver --namespace archive --timeout 10m$/,
+        /^kubectl get deployment sqs-archiver --namespace archive --output 'jsonpath=\{\.spec\.template\.spec\.containers\[0\]\.envFrom\[0\]\.configMapRef\.name\}'$/,
+        /^kubectl get configmap '<ConfigMap>' --namespace archive --output 'jsonpath=\{\.data\.ARCHIVE_FORMAT\}'$/,
         /^kubectl get --raw \/api\/v1\/namespaces\/archive\/services\/http:sqs-archiver:http\/proxy\/health$/,
         /^kubectl get --raw \/api\/v1\/namespaces\/archive\/services\/http:sqs-archiver:http\/proxy\/ready$/,
         /^aws sqs send-message --region eu-west-1 --queue-url https:\/\/sqs\.eu-west-1\.amazonaws\.com\/123456789012\/orders --message-body .* --query MessageId --output text$/,
@@ -156,6 +180,13 @@ describe("deploy.sh", () => {
       // The hour may roll over between the two date calls: then one more `aws s3 ls` line.
       expect(cmds.length === expected.length || cmds.length === expected.length + 1, cmds.join("\n")).toBe(true);
       expected.forEach((re, i) => expect(cmds[i], `command ${i + 1}`).toMatch(re));
+    });
+
+    it("creates a missing namespace with the restricted Pod Security labels, never with helm --create-namespace (item 10)", () => {
+      expect(cmds.some((c) => c.includes("--create-namespace"))).toBe(false);
+      const label = cmds.find((c) => c.startsWith("kubectl label namespace archive")) as string;
+      for (const mode of ["enforce", "audit", "warn"]) expect(label).toContain(`pod-security.kubernetes.io/${mode}=restricted`);
+      expect(cmds.indexOf(label)).toBeLessThan(cmds.findIndex((c) => c.startsWith("helm upgrade")));
     });
 
     it("renders the IAM documents with the real values", () => {
@@ -360,6 +391,8 @@ case "$1 $2" in
   "iam get-open-id-connect-provider" | "iam get-role" | "iam update-assume-role-policy") exit 0 ;;
   "iam put-role-policy")
     for a in "$@"; do case $a in file://*) cp "\${a#file://}" "${captured}/policy.json" ;; esac; done ;;
+  "cloudformation describe-stacks") [ -n "\${FAKE_STACK_STATUS:-}" ] || { echo "Stack with id x does not exist" >&2; exit 254; }; echo "$FAKE_STACK_STATUS" ;;
+  "cloudformation deploy") exit 0 ;;
   "sqs send-message") echo mid-1 ;;
   "s3 ls") echo "2026-01-01 00:00:00 512 mid-1.json" ;;
   *) echo "fake aws: unexpected $*" >&2; exit 97 ;;
@@ -367,7 +400,16 @@ esac
 `,
     );
     for (const tool of ["docker", "helm"]) writeFileSync(join(fake, tool), `#!/usr/bin/env bash\ncat > /dev/null <&0 &\necho "${tool} $*" >> "${log}"\n`);
-    writeFileSync(join(fake, "kubectl"), `#!/usr/bin/env bash\necho "kubectl $*" >> "${log}"\necho '{"status":"ok"}'\n`);
+    // docker image inspect of the base: its registry digest (what the build pins NODE_IMAGE to).
+    writeFileSync(
+      join(fake, "docker"),
+      `#!/usr/bin/env bash\ncat > /dev/null <&0 &\necho "docker $*" >> "${log}"\n[ "$1 $2" != "image inspect" ] || echo "node:24-bookworm-slim@sha256:${"a".repeat(64)}"\n`,
+    );
+    // kubectl: the probes answer ok; the Deployment's ConfigMap says ARCHIVE_FORMAT message (what the smoke test reads).
+    writeFileSync(
+      join(fake, "kubectl"),
+      `#!/usr/bin/env bash\necho "kubectl $*" >> "${log}"\ncase "$*" in\n  "get deployment "*) echo sqs-archiver-6f7c9 ;;\n  *ARCHIVE_FORMAT*) echo message ;;\n  *) echo '{"status":"ok"}' ;;\nesac\n`,
+    );
     for (const tool of ["aws", "docker", "helm", "kubectl"]) chmodSync(join(fake, tool), 0o755);
 
     const realRun = (extra: string[], env: Record<string, string>) => {
@@ -388,6 +430,72 @@ esac
       const first = realRun([], {});
       expect(first.code, first.stderr).toBe(0);
       expect(first.log.filter((l) => /^docker (build|push) /.test(l))).toHaveLength(2);
+    });
+
+    it("builds on the base image pinned by its registry digest, like CI", () => {
+      const r = realRun([], {});
+      expect(r.code, r.stderr).toBe(0);
+      const build = r.log.find((l) => l.startsWith("docker build ")) as string;
+      expect(build).toContain(`--build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:${"a".repeat(64)}`);
+      // The namespace exists (the fake kubectl finds it): it is neither created nor relabelled.
+      expect(r.log).toContain("kubectl get namespace sqs-archiver");
+      expect(r.log.some((l) => l.startsWith("kubectl create namespace") || l.startsWith("kubectl label"))).toBe(false);
+    });
+
+    describe("a working tree with uncommitted changes (item 1: a workstation image must never become the tested build)", () => {
+      const withDirtyTree = <T>(fn: () => T): T => {
+        writeFileSync(join(CHECKOUT, "scripts/local-change.sh"), "echo uncommitted\n");
+        try {
+          return fn();
+        } finally {
+          rmSync(join(CHECKOUT, "scripts/local-change.sh"));
+        }
+      };
+
+      it("is refused before anything is built or pushed, naming the way out", () => {
+        const r = withDirtyTree(() => realRun([], {}));
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("uncommitted changes");
+        expect(r.stderr).toContain("scripts/local-change.sh");
+        expect(r.stderr).toContain("--allow-dirty");
+        expect(r.log.filter((l) => l.startsWith("docker ") || l.startsWith("helm ") || l.startsWith("aws "))).toEqual([]);
+        // Without --image-tag too: the commit's own tag is the one CI would skip pushing.
+        const dry = withDirtyTree(() => deploy(["--dry-run", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod"]));
+        expect(dry.code).toBe(1);
+        expect(dry.stdout).not.toContain("docker build");
+      });
+
+      it("with --allow-dirty goes to the dev repository as <commit>-dirty, never to the repository CD deploys from", () => {
+        const dry = withDirtyTree(() => deploy(["--dry-run", "--allow-dirty", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod"]));
+        expect(dry.code, dry.stderr).toBe(0);
+        const cmds = commands(dry.stdout);
+        expect(cmds).toContainEqual(expect.stringMatching(/^aws ecr create-repository --region eu-west-1 --repository-name sqs-archiver-dev .*--image-tag-mutability MUTABLE/));
+        expect(cmds).toContainEqual(`docker push '<ACCOUNT_ID>.dkr.ecr.eu-west-1.amazonaws.com/sqs-archiver-dev:${HEAD12}-dirty'`);
+        expect(cmds.filter((c) => /\/sqs-archiver:|--repository-names? sqs-archiver( |$)/.test(c))).toEqual([]);
+        const helm = words(cmds.find((c) => c.startsWith("helm upgrade")) as string);
+        expect(helm).toContain(`image.tag=${HEAD12}-dirty`);
+        // A clean tree still builds the commit's tag for the main repository.
+        const clean = deploy(["--dry-run", "--queue-url", QUEUE, "--bucket", "acme-archive", "--cluster", "prod"]);
+        expect(commands(clean.stdout)).toContainEqual(`docker push '<ACCOUNT_ID>.dkr.ecr.eu-west-1.amazonaws.com/sqs-archiver:${HEAD12}'`);
+      });
+
+      it("--skip-build (the image CI built) is allowed from any tree", () => {
+        const r = withDirtyTree(() => realRun(["--skip-build"], { FAKE_IMAGE_EXISTS: "1" }));
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.log.filter((l) => l.startsWith("docker "))).toEqual([]);
+      });
+    });
+
+    it("--create-infra on a stack left in ROLLBACK_COMPLETE by a failed first create says what to do, changing nothing (item 6)", () => {
+      const r = realRun(["--create-infra", "--skip-build"], { FAKE_IMAGE_EXISTS: "1", FAKE_STACK_STATUS: "ROLLBACK_COMPLETE" });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("stack sqs-archiver-orders is in ROLLBACK_COMPLETE");
+      expect(r.stderr).toContain("aws cloudformation --region eu-west-1 delete-stack --stack-name sqs-archiver-orders");
+      expect(r.stderr).toContain("describe-stack-events");
+      expect(r.log.some((l) => l.startsWith("aws cloudformation deploy") || l.startsWith("helm ") || l.startsWith("kubectl "))).toBe(false);
+      const busy = realRun(["--create-infra", "--skip-build"], { FAKE_IMAGE_EXISTS: "1", FAKE_STACK_STATUS: "UPDATE_IN_PROGRESS" });
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain("is UPDATE_IN_PROGRESS: wait for it");
     });
 
     it("writes the resolved key ARN, not the alias, into the role policy and the ConfigMap value", () => {

@@ -143,7 +143,7 @@ describe("helm chart helm/sqs-archiver", () => {
     it("uses helm create's labels and selectors", () => {
       const dep = find(objects, "Deployment") as any;
       expect(dep.metadata.labels).toMatchObject({
-        "helm.sh/chart": "sqs-archiver-2.0.0",
+        "helm.sh/chart": "sqs-archiver-2.1.0",
         "app.kubernetes.io/name": "sqs-archiver",
         "app.kubernetes.io/instance": "sqs-archiver",
         "app.kubernetes.io/managed-by": "Helm",
@@ -164,12 +164,13 @@ describe("helm chart helm/sqs-archiver", () => {
   describe("rendered with every optional feature on", () => {
     const objects = helmTemplate(["-f", FULL_VALUES]);
 
-    it("renders the optional objects (no PodDisruptionBudget: KEDA may run a single replica)", () => {
+    it("renders the optional objects (a PodDisruptionBudget too: KEDA may scale out to five)", () => {
       expect(kinds(objects)).toEqual([
         "ConfigMap",
         "ConfigMap",
         "Deployment",
         "NetworkPolicy",
+        "PodDisruptionBudget",
         "PrometheusRule",
         "ScaledObject",
         "Service",
@@ -215,9 +216,12 @@ describe("helm chart helm/sqs-archiver", () => {
         data: Record<string, string>;
       };
       expect(cm.metadata.labels?.grafana_dashboard).toBe("1");
-      const dashboard = JSON.parse(cm.data["sqs-archiver.json"] as string) as { panels: unknown[]; uid: string };
-      expect(dashboard.uid).toBe("sqs-archiver");
+      const dashboard = JSON.parse(cm.data["sqs-archiver-sqs-archiver.json"] as string) as { panels: unknown[]; uid: string };
+      expect(dashboard.uid).toMatch(/^sqs-archiver-[0-9a-f]{12}$/);
       expect(dashboard.panels.length).toBeGreaterThan(5);
+      // The chart's dashboard, unchanged but for its uid and title (numbers survive the JSON round trip).
+      const source = JSON.parse(readFileSync(join(CHART, "dashboards/sqs-archiver.json"), "utf8")) as Record<string, unknown>;
+      expect({ ...dashboard, uid: source.uid, title: source.title }).toEqual(source);
     });
 
     it("has the alerts the issue asks for, DLQ included", () => {
@@ -332,14 +336,19 @@ describe("helm chart helm/sqs-archiver", () => {
   describe("PodDisruptionBudget", () => {
     const pdbOf = (args: string[]) => helmTemplate(["-f", DEFAULT_VALUES, ...args]).filter((o) => o.kind === "PodDisruptionBudget");
 
-    it("is absent for a single replica (never blocks a node drain)", () => {
+    it("is absent when at most one replica can run (nothing to protect)", () => {
       expect(pdbOf([])).toEqual([]);
-      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=1,replicaCount=3"])).toEqual([]);
-      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=0"])).toEqual([]);
+      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=1,keda.maxReplicaCount=1,replicaCount=3"])).toEqual([]);
+      expect(pdbOf(["--set", "keda.enabled=true,keda.minReplicaCount=0,keda.maxReplicaCount=1"])).toEqual([]);
     });
 
-    it("protects all but one pod when at least two run (replicaCount, or KEDA's minimum)", async () => {
-      for (const args of [["--set", "replicaCount=2"], ["--set", "keda.enabled=true,keda.minReplicaCount=2"]]) {
+    it("protects all but one pod whenever two or more can run (replicaCount, or KEDA's maximum, item 8)", async () => {
+      for (const args of [
+        ["--set", "replicaCount=2"],
+        ["--set", "keda.enabled=true,keda.minReplicaCount=2"],
+        ["--set", "keda.enabled=true,keda.minReplicaCount=1,keda.maxReplicaCount=2"],
+        ["--set", "keda.enabled=true,keda.minReplicaCount=0"],
+      ]) {
         const [pdb] = pdbOf(args) as any[];
         expect(pdb, args.join(" ")).toBeDefined();
         await validateAll([pdb]);

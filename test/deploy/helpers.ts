@@ -58,6 +58,7 @@ const APT_HINT: Record<string, string> = {
   shellcheck: "apt-get install -y shellcheck",
   yamllint: "apt-get install -y yamllint",
   java: "apt-get install -y default-jre-headless",
+  promtool: "apt-get install -y prometheus (Debian's package ships promtool)",
 };
 
 /** Absolute path of a system tool, or a clear error telling how to install it (.ci/run installs these). */
@@ -147,6 +148,12 @@ async function modelFor(apiVersion: string, kind: string): Promise<ModelCtor> {
       return (await import("kubernetes-models/v1/ServiceAccount")).ServiceAccount;
     case "/v1/Pod":
       return (await import("kubernetes-models/v1/Pod")).Pod;
+    case "/v1/PersistentVolumeClaim":
+      return (await import("kubernetes-models/v1/PersistentVolumeClaim")).PersistentVolumeClaim;
+    case "batch/v1/Job":
+      return (await import("kubernetes-models/batch/v1/Job")).Job;
+    case "batch/v1/CronJob":
+      return (await import("kubernetes-models/batch/v1/CronJob")).CronJob;
     case "apps/v1/Deployment":
       return (await import("kubernetes-models/apps/v1/Deployment")).Deployment;
     case "policy/v1/PodDisruptionBudget":

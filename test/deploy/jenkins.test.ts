@@ -18,7 +18,7 @@ describe("Jenkinsfiles", () => {
     const r = run(
       process.execPath,
       [join(ROOT, "node_modules/npm-groovy-lint/lib/index.js"), "--noserver", "--config", "recommended-jenkinsfile", "--output", "json", "--failon", "none", CI, CD],
-      { timeout: 120_000 },
+      { timeout: 300_000 },
     );
     const json = r.stdout.slice(r.stdout.indexOf("{"));
     const report = JSON.parse(json) as {
@@ -31,7 +31,7 @@ describe("Jenkinsfiles", () => {
     expect(problems).toEqual([]);
     expect(report.summary.totalFilesLinted).toBe(2);
     expect(report.summary.totalFoundErrorNumber).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   describe("Jenkinsfile-CI", () => {
     const text = readFileSync(CI, "utf8");
@@ -50,6 +50,7 @@ describe("Jenkinsfiles", () => {
         "SBOM and vulnerability scan",
         "Integration (LocalStack)",
         "Push to ECR",
+        "Sign image",
         "Record tag for CD",
       ]);
     });
@@ -82,7 +83,7 @@ describe("Jenkinsfiles", () => {
       expect(text).toContain("git rev-parse --short=12 HEAD");
       expect(text).toContain("docker build");
       expect(text).toContain("aws ecr get-login-password");
-      expect(text).toContain('docker push "$IMAGE"');
+      expect(text).toContain('./scripts/ecr-push.sh --image "$IMAGE"');
       expect(text).toContain("writeFile file: 'image-tag.txt'");
       expect(text).toContain("archiveArtifacts artifacts: 'image-tag.txt,image.txt,image-digest.txt'");
       expect(text).toMatch(/build job: env\.CD_JOB[\s\S]*string\(name: 'IMAGE_TAG'[\s\S]*string\(name: 'ENVIRONMENT'/);
@@ -99,6 +100,7 @@ describe("Jenkinsfiles", () => {
       expect(stages(text)).toEqual([
         "Validate parameters",
         "Verify image in ECR",
+        "Verify signature",
         "Approve production",
         "Deploy",
         "Check out IMAGE_TAG",
@@ -161,6 +163,130 @@ describe("Jenkinsfiles", () => {
       expect(approval).not.toContain("lock(");
       expect(approval).not.toContain("agent {");
     });
+  });
+});
+
+describe("supply chain (item 1): only the image CI built and signed is deployed", () => {
+  const ci = readFileSync(CI, "utf8");
+  const cd = readFileSync(CD, "utf8");
+  const stage = (text: string, name: string) => {
+    const start = text.indexOf(`stage('${name}')`);
+    const next = text.indexOf("stage('", start + 1);
+    return text.slice(start, next === -1 ? undefined : next);
+  };
+
+  it("CI pushes through scripts/ecr-push.sh, never skipping the push just because the tag exists", () => {
+    const push = stage(ci, "Push to ECR");
+    expect(push).toContain("./scripts/ecr-push.sh --image \"$IMAGE\"");
+    expect(push).not.toContain("already in ECR");
+  });
+
+  it("CI signs the pushed digest with cosign where installed; CD verifies the digest it deploys, required beyond dev", () => {
+    const sign = stage(ci, "Sign image");
+    expect(sign).toContain("command -v cosign");
+    expect(sign).toMatch(/cosign sign --yes --key "\$COSIGN_KEY"[^\n]*\\\n[^\n]*"\$ECR_REGISTRY\/\$ECR_REPOSITORY@\$digest"/);
+    expect(sign).toContain("digest=$(cat image-digest.txt)");
+    const stagesCd = stages(cd);
+    expect(stagesCd.indexOf("Verify signature")).toBeGreaterThan(stagesCd.indexOf("Verify image in ECR"));
+    expect(stagesCd.indexOf("Verify signature")).toBeLessThan(stagesCd.indexOf("Deploy"));
+    const verify = stage(cd, "Verify signature");
+    expect(verify).toMatch(/cosign verify --key "\$COSIGN_KEY"[^\n]*\\\n\s*"\$IMAGE_REPOSITORY@\$IMAGE_DIGEST"/);
+    // Without cosign: dev only, with a warning; staging and production refuse.
+    const noCosign = verify.slice(verify.indexOf("if ! command -v cosign"), verify.indexOf("cosign verify"));
+    expect(noCosign).toContain('[ "$ENVIRONMENT" = dev ]');
+    expect(noCosign).toContain("exit 1");
+    // Helm deploys the same digest that was verified.
+    expect(cd).toContain('--set-string image.digest="$IMAGE_DIGEST"');
+  });
+
+  it("CD creates a missing namespace with Pod Security labels (scripts/ensure-namespace.sh), not helm --create-namespace", () => {
+    const upgrade = stage(cd, "Helm upgrade");
+    expect(upgrade).not.toContain("--create-namespace");
+    expect(upgrade.indexOf('./scripts/ensure-namespace.sh --namespace "$NAMESPACE"')).toBeGreaterThan(-1);
+    expect(upgrade.indexOf("./scripts/ensure-namespace.sh")).toBeLessThan(upgrade.indexOf("helm upgrade --install"));
+  });
+
+  it("the ECR repository policy denies pushes to everyone but the CI (and break-glass) role", () => {
+    const policy = JSON.parse(readFileSync(join(ROOT, "iam/ecr-repository-policy.json"), "utf8")) as any;
+    const deny = policy.Statement.find((st: any) => st.Effect === "Deny");
+    expect(deny.Principal).toBe("*");
+    expect(deny.Action).toEqual(expect.arrayContaining(["ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"]));
+    expect(deny.Condition.ArnNotEquals["aws:PrincipalArn"]).toContain("arn:${AWS_PARTITION}:iam::${AWS_ACCOUNT_ID}:role/${CI_ROLE_NAME}");
+    // Nothing else may push: no Allow statement grants a push action.
+    const allowed = policy.Statement.filter((st: any) => st.Effect === "Allow").flatMap((st: any) => [st.Action].flat());
+    expect(allowed.filter((a: string) => deny.Action.includes(a))).toEqual([]);
+    const docs = readFileSync(join(ROOT, "docs/deploy.md"), "utf8");
+    expect(docs).toContain("aws ecr set-repository-policy --repository-name sqs-archiver --policy-text file://");
+    expect(docs).toContain("cosign is not available");
+  });
+});
+
+describe("scripts/ecr-push.sh (Jenkinsfile-CI Push to ECR)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sqs-archiver-ecr-push-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, "bin");
+  mkdirSync(bin);
+  const log = join(dir, "calls.log");
+  const BUILT = `sha256:${"b".repeat(64)}`;
+  const OTHER = `sha256:${"c".repeat(64)}`;
+  const REPO_DIGEST = `sha256:${"d".repeat(64)}`;
+  // Fake docker (the local build is BUILT) and aws (FAKE_REMOTE_CONFIG: the config digest of the tag in ECR; empty: no tag).
+  writeFileSync(
+    join(bin, "docker"),
+    `#!/usr/bin/env bash\necho "docker $*" >> "${log}"\ncase "$1 $2" in "image inspect") echo "${BUILT}" ;; push*) echo pushed > "${dir}/pushed" ;; esac\n`,
+  );
+  writeFileSync(
+    join(bin, "aws"),
+    `#!/usr/bin/env bash
+echo "aws $*" >> "${log}"
+remote=\${FAKE_REMOTE_CONFIG:-}
+[ -z "$remote" ] && [ -f "${dir}/pushed" ] && remote=${BUILT}
+[ -n "$remote" ] || { echo "ImageNotFoundException" >&2; exit 254; }
+case "$2" in
+  describe-images) echo "${REPO_DIGEST}" ;;
+  batch-get-image) printf '%s\n' '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":7023,"digest":"'"$remote"'"},"layers":[]}' ;;
+esac
+`,
+  );
+  chmodSync(join(bin, "docker"), 0o755);
+  chmodSync(join(bin, "aws"), 0o755);
+  const script = join(ROOT, "scripts/ecr-push.sh");
+  const push = (remote: string | undefined) => {
+    writeFileSync(log, "");
+    rmSync(join(dir, "pushed"), { force: true });
+    rmSync(join(dir, "digest.txt"), { force: true });
+    const r = run("bash", [script, "--image", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sqs-archiver:0123456789ab", "--region", "eu-west-1", "--digest-file", join(dir, "digest.txt")], {
+      env: { PATH: `${bin}:/usr/bin:/bin`, ...(remote ? { FAKE_REMOTE_CONFIG: remote } : {}) },
+    });
+    const digest = existsSync(join(dir, "digest.txt")) ? readFileSync(join(dir, "digest.txt"), "utf8").trim() : undefined;
+    return { ...r, digest, calls: readFileSync(log, "utf8") };
+  };
+
+  it("is shellcheck-clean", () => {
+    const r = run(requireSystemTool("shellcheck"), ["--external-sources", "--severity=style", script]);
+    expect(r.stdout + r.stderr).toBe("");
+  });
+
+  it("pushes a new tag and records the repository digest", () => {
+    const r = push(undefined);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.calls).toContain("docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/sqs-archiver:0123456789ab");
+    expect(r.digest).toBe(REPO_DIGEST);
+  });
+
+  it("accepts an existing tag only when it names the image this build made", () => {
+    const same = push(BUILT);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.calls).not.toContain("docker push");
+    expect(same.digest).toBe(REPO_DIGEST);
+  });
+
+  it("fails, recording nothing, when the existing tag names another image (a workstation push)", () => {
+    const r = push(OTHER);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`names ${REPO_DIGEST} (config ${OTHER}), not the image this build made (${BUILT})`);
+    expect(r.calls).not.toContain("docker push");
+    expect(r.digest).toBeUndefined();
   });
 });
 

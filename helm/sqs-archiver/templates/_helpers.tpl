@@ -108,30 +108,77 @@ Queue name: the last path segment of the queue URL.
 {{- end }}
 
 {{/*
-PromQL label matchers selecting this release's archiver series. A ServiceMonitor sets job to the Service name;
-annotation-based scraping sets whatever job name the Prometheus config uses (kubernetes-pods, ...), so without a
-ServiceMonitor and without prometheusRule.jobLabel the release is selected by its pod names instead of a job that
-would never exist. absent() only keeps equality matchers, so "absentSelector" omits the pod regex.
+PromQL label matchers selecting this release's archiver series. A ServiceMonitor sets job to the Service name (or
+prometheusRule.jobLabel, which it relabels to); annotation-based scraping sets whatever job name the Prometheus config
+uses (kubernetes-pods, ...), so without a ServiceMonitor and without prometheusRule.jobLabel there is no job matcher
+(it would select a job that never exists). The release's pod names select it in every case. absent() takes the same selector: it fires when no series of this release match (the pod regex
+included, so another release's pods in the namespace do not keep it quiet); its alert carries only the equality
+matchers' labels (namespace, job).
 */}}
 {{- define "sqs-archiver.promSelector" -}}
 {{- $job := .Values.prometheusRule.jobLabel | default (ternary (include "sqs-archiver.fullname" .) "" .Values.serviceMonitor.enabled) -}}
-{{- if $job -}}
-namespace="{{ .Release.Namespace }}", job="{{ $job }}"
-{{- else -}}
-namespace="{{ .Release.Namespace }}", pod=~"{{ include "sqs-archiver.fullname" . }}-[a-z0-9]+-[a-z0-9]+"
-{{- end -}}
+{{- /* The pod regex is kept with a job too: two releases sharing a jobLabel in one namespace stay apart. */ -}}
+namespace="{{ .Release.Namespace }}"{{ if $job }}, job="{{ $job }}"{{ end }}, pod=~"{{ include "sqs-archiver.fullname" . }}-[a-z0-9]+-[a-z0-9]+"
 {{- end }}
 
 {{- define "sqs-archiver.absentSelector" -}}
-{{- $job := .Values.prometheusRule.jobLabel | default (ternary (include "sqs-archiver.fullname" .) "" .Values.serviceMonitor.enabled) -}}
-namespace="{{ .Release.Namespace }}"{{ if $job }}, job="{{ $job }}"{{ end }}
+{{- include "sqs-archiver.promSelector" . -}}
 {{- end }}
 
 {{/*
-Minimum replicas that run at any time (what a PodDisruptionBudget protects).
+Most replicas that can run at once: KEDA's maximum, else replicaCount.
 */}}
-{{- define "sqs-archiver.minReplicas" -}}
-{{- if .Values.keda.enabled -}}{{ .Values.keda.minReplicaCount }}{{- else -}}{{ .Values.replicaCount }}{{- end -}}
+{{- define "sqs-archiver.maxReplicas" -}}
+{{- if .Values.keda.enabled -}}{{ .Values.keda.maxReplicaCount }}{{- else -}}{{ .Values.replicaCount }}{{- end -}}
+{{- end }}
+
+{{/*
+Messages one pod may hold in flight (received, not yet deleted): in ndjson mode the open batch and the one being
+written, 2 x batchMaxMessages (src/service.ts); in message mode each receive loop's batch.
+*/}}
+{{- define "sqs-archiver.inFlightPerPod" -}}
+{{- if eq .Values.config.archiveFormat "ndjson" -}}
+{{- mul 2 .Values.config.batchMaxMessages -}}
+{{- else -}}
+{{- mul .Values.config.concurrency .Values.config.maxMessagesPerPoll -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+KEDA scaleOnInFlight: null chooses per mode. In ndjson mode buffered messages are in flight for up to
+batchMaxSeconds by design; counting them makes a healthy pod look like backlog and KEDA scale to the maximum.
+*/}}
+{{- define "sqs-archiver.kedaScaleOnInFlight" -}}
+{{- if kindIs "invalid" .Values.keda.scaleOnInFlight -}}
+{{- ne .Values.config.archiveFormat "ndjson" -}}
+{{- else -}}
+{{- .Values.keda.scaleOnInFlight -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Container resources; a null memory request takes the measured RSS plateau of the archive format (bench/RESULTS.md:
+message mode 207-215 MB, ndjson 272-282 MB, which holds up to 2 x batchMaxMessages messages).
+*/}}
+{{- define "sqs-archiver.resources" -}}
+{{- $r := deepCopy .Values.resources -}}
+{{- $requests := $r.requests | default dict -}}
+{{- if not $requests.memory -}}
+{{- $_ := set $requests "memory" (ternary "320Mi" "256Mi" (eq .Values.config.archiveFormat "ndjson")) -}}
+{{- end -}}
+{{- $_ := set $r "requests" $requests -}}
+{{- toYaml $r -}}
+{{- end }}
+
+{{/*
+KEDA fallback replicas: null means minReplicaCount, at least one.
+*/}}
+{{- define "sqs-archiver.kedaFallbackReplicas" -}}
+{{- if kindIs "invalid" .Values.keda.fallback.replicas -}}
+{{- max 1 (int .Values.keda.minReplicaCount) -}}
+{{- else -}}
+{{- .Values.keda.fallback.replicas -}}
+{{- end -}}
 {{- end }}
 
 {{/*
@@ -158,6 +205,19 @@ Render-time guards for settings the service would refuse (exit 78) or that break
 {{- end -}}
 {{- if and $c.s3KmsKeyId (ne $c.s3Sse "aws:kms") -}}
 {{- fail "config.s3KmsKeyId is only allowed with config.s3Sse: aws:kms" -}}
+{{- end -}}
+{{- /* SQS refuses receives beyond ~120,000 in-flight messages per queue: every pod would stall, none would flush. */ -}}
+{{- $inFlight := mul (int (include "sqs-archiver.maxReplicas" .)) (int (include "sqs-archiver.inFlightPerPod" .)) -}}
+{{- if ge (int64 $inFlight) 120000 -}}
+{{- fail (printf "%s replicas x %s in-flight messages per pod (%s) = %d reaches SQS's limit of about 120,000 in-flight messages per queue: lower %s or %s" (include "sqs-archiver.maxReplicas" .) (include "sqs-archiver.inFlightPerPod" .) (ternary "2 x config.batchMaxMessages" "config.concurrency x config.maxMessagesPerPoll" (eq $c.archiveFormat "ndjson")) $inFlight (ternary "keda.maxReplicaCount" "replicaCount" .Values.keda.enabled) (ternary "config.batchMaxMessages" "config.concurrency" (eq $c.archiveFormat "ndjson"))) -}}
+{{- end -}}
+{{- if .Values.keda.enabled -}}
+{{- if gt (int .Values.keda.minReplicaCount) (int .Values.keda.maxReplicaCount) -}}
+{{- fail (printf "keda.minReplicaCount (%v) must not exceed keda.maxReplicaCount (%v)" .Values.keda.minReplicaCount .Values.keda.maxReplicaCount) -}}
+{{- end -}}
+{{- if gt (int (include "sqs-archiver.kedaFallbackReplicas" .)) (int .Values.keda.maxReplicaCount) -}}
+{{- fail (printf "keda.fallback.replicas (%v) must not exceed keda.maxReplicaCount (%v)" (include "sqs-archiver.kedaFallbackReplicas" .) .Values.keda.maxReplicaCount) -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.keda.enabled (eq .Values.keda.identityOwner "workload") -}}
 {{- if .Values.keda.roleArn -}}
