@@ -5,8 +5,8 @@ import type { Config } from "../config.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import type { S3Writer } from "./s3-writer.js";
-import { writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
+import type { S3Writer, WriteOptions } from "./s3-writer.js";
+import { checkOptions, writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
 
 export type FlushReason = "count" | "bytes" | "age" | "hour" | "shutdown";
 
@@ -59,8 +59,11 @@ export class BatchSink implements ArchiveSink {
   private bufferedBytes = 0;
   private readonly now: () => number;
 
+  private readonly checks: WriteOptions;
+
   constructor(private readonly d: Deps) {
     this.now = d.now ?? Date.now;
+    this.checks = checkOptions(d.config, d.metrics, d.signal);
   }
 
   get pending(): number {
@@ -166,7 +169,7 @@ export class BatchSink implements ArchiveSink {
         compression: config.archiveCompression,
       };
       const signal = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
-      const res = await writer.write(key, body, metadata, signal, { contentType: NDJSON_CONTENT_TYPE });
+      const res = await writer.write(key, body, metadata, signal, { ...this.checks, contentType: NDJSON_CONTENT_TYPE });
       metrics.archiveDuration.observe((this.now() - started) / 1000);
       if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
       metrics.batchMessages.observe(count);

@@ -1,4 +1,6 @@
-import type { ArchiveFormat } from "../config.js";
+import type { ArchiveFormat, Config } from "../config.js";
+import type { Metrics } from "../metrics.js";
+import type { WriteOptions } from "./s3-writer.js";
 import type { ValidMessage } from "../archive/envelope.js";
 import { ArchiveWriteError, classifyAwsError, describeError } from "../errors.js";
 
@@ -33,6 +35,17 @@ export interface ArchiveSink {
   flushAll(reason: "shutdown"): void;
   /** Messages accepted and not yet durable or failed. */
   readonly pending: number;
+}
+
+/**
+ * Options for a write: the outcome check after an unknown outcome is bounded by the request timeout (at most 5 s), or
+ * 1.5 s once the shutdown deadline has cut the write (the drain has about 3 s left then).
+ */
+export function checkOptions(config: Config, metrics: Metrics, shutdown: AbortSignal): WriteOptions {
+  return {
+    checkTimeoutMs: () => (shutdown.aborted ? 1_500 : Math.min(5_000, config.s3RequestTimeoutSeconds * 1000)),
+    onCheck: (result) => metrics.writeOutcomeChecks.inc({ result }),
+  };
 }
 
 export function isDurable(o: SinkOutcome): o is Extract<SinkOutcome, { status: "written" | "already_stored" }> {
