@@ -29,9 +29,14 @@ export interface ServiceOptions {
 }
 
 export interface StopResult {
-  /** True when everything drained before the deadline. */
+  /**
+   * True when everything drained before the deadline and every message received was either deleted or handed back
+   * unstarted: false when a message had to be released because its archive was not durable, or could not be released.
+   */
   clean: boolean;
   elapsedMs: number;
+  released: { unstarted: number; notDurable: number };
+  releaseFailed: number;
 }
 
 function ndjsonSettings(config: Config): Record<string, unknown> | undefined {
@@ -245,7 +250,14 @@ export class ArchiverService {
     await this.server.close();
     this.clients.destroy();
     const elapsedMs = Date.now() - started;
-    log.info({ event: "shutdown_complete", clean, elapsedMs }, "stopped");
-    return { clean, elapsedMs };
+    const { released, releaseFailed } = this.handler.releaseSummary;
+    const result = { clean: clean && released.notDurable === 0 && releaseFailed === 0, elapsedMs, released, releaseFailed };
+    (result.clean ? log.info.bind(log) : log.warn.bind(log))(
+      { event: "shutdown_complete", ...result, inFlight: this.handler.messagesInFlight },
+      result.clean
+        ? "stopped"
+        : `stopped; ${released.notDurable} message(s) released without a durable archive (they redeliver at once), ${releaseFailed} could not be released (invisible until their visibility timeout)`,
+    );
+    return result;
   }
 }

@@ -2,7 +2,8 @@ import { buildBatchKey, hourStart, NDJSON_CONTENT_TYPE } from "../archive/format
 import { NdjsonObjectBuilder } from "../archive/ndjson-batch.js";
 import { SCHEMA_VERSION } from "../archive/envelope.js";
 import type { Config } from "../config.js";
-import { describeError } from "../errors.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { ArchiveWriteError, describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { S3Writer, WriteOptions } from "./s3-writer.js";
@@ -57,6 +58,7 @@ export class BatchSink implements ArchiveSink {
   private readonly writing = new Set<Promise<void>>();
   private buffered = 0;
   private bufferedBytes = 0;
+  private stopping = false;
   private readonly now: () => number;
 
   private readonly checks: WriteOptions;
@@ -105,6 +107,7 @@ export class BatchSink implements ArchiveSink {
   }
 
   flushAll(reason: "shutdown"): void {
+    this.stopping = true;
     for (const b of [...this.open.values()]) this.close(b, reason);
   }
 
@@ -151,7 +154,7 @@ export class BatchSink implements ArchiveSink {
   }
 
   private async write(b: OpenBatch, reason: FlushReason): Promise<void> {
-    const { config, metrics, log, writer } = this.d;
+    const { config, metrics, log } = this.d;
     const ids = b.members.map((m) => m.messageId);
     const count = b.members.length;
     let key: string | undefined;
@@ -168,8 +171,7 @@ export class BatchSink implements ArchiveSink {
         "archive-format": "ndjson",
         compression: config.archiveCompression,
       };
-      const signal = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
-      const res = await writer.write(key, body, metadata, signal, { ...this.checks, contentType: NDJSON_CONTENT_TYPE });
+      const res = await this.writeRetryingOnStop(key, body, metadata, count);
       metrics.archiveDuration.observe((this.now() - started) / 1000);
       if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
       metrics.batchMessages.observe(count);
@@ -197,6 +199,27 @@ export class BatchSink implements ArchiveSink {
     this.setBufferedBytes(-b.charged);
     this.setBuffered(-count);
     for (const m of b.members) m.resolve(outcome);
+  }
+
+  /**
+   * One write within S3_WRITE_BUDGET; while stopping, a write that failed for good is tried again (with backoff) until
+   * it succeeds or the shutdown deadline aborts it, whose outcome then releases the messages: a stop must not leave a
+   * batch in flight for the visibility timeout because S3 answered SlowDown for a few seconds.
+   */
+  private async writeRetryingOnStop(key: string, body: Buffer, metadata: Record<string, string>, count: number) {
+    const { config, writer, log } = this.d;
+    for (let round = 0; ; round++) {
+      const signal = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
+      try {
+        return await writer.write(key, body, metadata, signal, { ...this.checks, contentType: NDJSON_CONTENT_TYPE });
+      } catch (err) {
+        if (!this.stopping || this.d.signal.aborted || (err instanceof ArchiveWriteError && err.sinkFatal)) throw err;
+        const waitMs = Math.min(2000, 250 * 2 ** round);
+        log.warn({ event: "batch_retry_on_shutdown", key, messages: count, round: round + 1, waitMs, err: describeError(err) }, "batch write failed while stopping; retrying within the shutdown budget");
+        await delay(waitMs, undefined, { signal: this.d.signal }).catch(() => undefined);
+        if (this.d.signal.aborted) throw err;
+      }
+    }
   }
 
   private setBuffered(delta: number): void {
