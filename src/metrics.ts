@@ -144,7 +144,7 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
       registers,
     }),
     messagesBuffered: new Gauge({ name: `${p}messages_buffered`, help: "Messages in open or flushing ndjson batches", registers }),
-    bufferedBytes: new Gauge({ name: `${p}buffered_bytes`, help: "Compressed bytes in open or flushing ndjson batches", registers }),
+    bufferedBytes: new Gauge({ name: `${p}buffered_bytes`, help: "Bytes held by open or flushing ndjson batches: lines waiting for the compressor plus compressed output", registers }),
     buildInfo: new Gauge({
       name: `${p}build_info`,
       help: "Build information; always 1",

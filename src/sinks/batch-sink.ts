@@ -29,7 +29,7 @@ interface OpenBatch {
   lastSent: number;
   openedAt: number;
   timer: NodeJS.Timeout;
-  /** Compressed bytes charged to the memory budget so far. */
+  /** Bytes the batch holds, charged to the memory budget: lines not yet consumed by the compressor, then its output. */
   charged: number;
 }
 
@@ -40,7 +40,7 @@ interface Deps {
   log: Logger;
   /** Aborted at the shutdown deadline. */
   signal: AbortSignal;
-  /** Charges and returns compressed bytes held by open and flushing batches (the in-flight byte budget). */
+  /** Charges and returns the bytes held by open and flushing batches (the in-flight byte budget). */
   holdBytes: (n: number) => void;
   releaseBytes: (n: number) => void;
   now?: () => number;
@@ -121,7 +121,8 @@ export class BatchSink implements ArchiveSink {
       charged: 0,
       builder: new NdjsonObjectBuilder(this.d.config.archiveCompression, (n) => {
         b.charged += n;
-        this.d.holdBytes(n);
+        if (n > 0) this.d.holdBytes(n);
+        else this.d.releaseBytes(-n);
         this.setBufferedBytes(n);
       }),
       timer: setTimeout(() => this.close(b, "age"), this.d.config.batchMaxSeconds * 1000),
