@@ -139,7 +139,7 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
     }),
     batchFlushes: new Counter({
       name: `${p}batch_flushes_total`,
-      help: "ndjson batches closed, by reason (count, bytes, age, hour, shutdown)",
+      help: "ndjson batches closed, by reason (count, bytes, age, hour, shutdown; fifo: a FIFO receive brought fewer messages than asked; budget: receiving was blocked on MAX_INFLIGHT_BYTES)",
       labelNames: ["reason"] as const,
       registers,
     }),
@@ -156,6 +156,6 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
   for (const result of ["messages", "empty", "error"]) m.receiveRequests.inc({ result }, 0);
   for (const result of ["stored", "absent", "unknown"]) m.writeOutcomeChecks.inc({ result }, 0);
   for (const outcome of ["written", "already_stored"]) m.batchesWritten.inc({ outcome }, 0);
-  for (const reason of ["count", "bytes", "age", "hour", "shutdown"]) m.batchFlushes.inc({ reason }, 0);
+  for (const reason of ["count", "bytes", "age", "hour", "shutdown", "fifo", "budget"]) m.batchFlushes.inc({ reason }, 0);
   return m;
 }

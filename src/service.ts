@@ -104,6 +104,7 @@ export class ArchiverService {
         sinkBackoffBaseMs: 500,
         sinkBackoffMaxMs: SINK_BACKOFF_MAX_MS,
         admission: this.backpressure,
+        onEmpty: () => this.handler.receivedNothing(),
       },
       this.metrics,
       this.health,

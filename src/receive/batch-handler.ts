@@ -76,10 +76,17 @@ export class BatchHandler {
   private readonly work = new AbortController();
   private readonly now: () => number;
   private readonly waitForAcks: boolean;
+  private readonly fifo: boolean;
 
   constructor(private readonly d: Deps) {
     this.now = d.now ?? Date.now;
     this.waitForAcks = d.sink.format === "message";
+    this.fifo = d.config.queueUrl.endsWith(".fifo");
+  }
+
+  /** An empty receive: on a FIFO queue, the open batches hold every group still waiting (see handle()). */
+  receivedNothing(): void {
+    if (this.fifo && !this.stopping) this.d.sink.closeOpen("fifo");
   }
 
   /** Received batches not yet fully acknowledged (and handler calls still starting). */
@@ -125,6 +132,9 @@ export class BatchHandler {
       }
       const ack = this.accept(messages);
       if (this.waitForAcks) await ack;
+      // FIFO: SQS delivers nothing more of a group while its messages are in flight, so a receive that came back short
+      // means every group with messages waiting is locked by an open batch: close it now rather than at its age.
+      else if (this.fifo && messages.length < this.d.config.maxMessagesPerPoll) this.d.sink.closeOpen("fifo");
       return [];
     } catch (err) {
       // Never let an exception reach sqs-consumer: it would change visibility for the whole batch.

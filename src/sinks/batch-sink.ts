@@ -9,7 +9,7 @@ import type { Metrics } from "../metrics.js";
 import type { S3Writer, WriteOptions } from "./s3-writer.js";
 import { checkOptions, writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
 
-export type FlushReason = "count" | "bytes" | "age" | "hour" | "shutdown";
+export type FlushReason = "count" | "bytes" | "age" | "hour" | "shutdown" | "fifo" | "budget";
 
 /** Hours with an open batch at once; a message for one more hour closes the oldest. */
 export const MAX_OPEN_HOURS = 4;
@@ -108,6 +108,10 @@ export class BatchSink implements ArchiveSink {
 
   flushAll(reason: "shutdown"): void {
     this.stopping = true;
+    for (const b of [...this.open.values()]) this.close(b, reason);
+  }
+
+  closeOpen(reason: "fifo" | "budget"): void {
     for (const b of [...this.open.values()]) this.close(b, reason);
   }
 

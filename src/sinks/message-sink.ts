@@ -55,6 +55,10 @@ export class MessageSink implements ArchiveSink {
     // Nothing is buffered: every message is written as soon as it arrives.
   }
 
+  closeOpen(): void {
+    // Nothing is buffered.
+  }
+
   async submit({ valid, json }: SinkItem): Promise<SinkOutcome> {
     const { config, metrics, writer } = this.d;
     let key: string;

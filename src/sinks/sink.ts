@@ -33,6 +33,12 @@ export interface ArchiveSink {
   submit(item: SinkItem): Promise<SinkOutcome>;
   /** Close every open batch now and start writing it (shutdown). No-op for one object per message. */
   flushAll(reason: "shutdown"): void;
+  /**
+   * Close every open batch now without stopping: `fifo`, receives from a FIFO queue stopped bringing new messages (its
+   * groups are locked until the batch is durable); `budget`, receiving is blocked on MAX_INFLIGHT_BYTES. No-op for
+   * one object per message.
+   */
+  closeOpen(reason: "fifo" | "budget"): void;
   /** Messages accepted and not yet durable or failed. */
   readonly pending: number;
 }
