@@ -84,6 +84,8 @@ export class ArchiverService {
       maxMessages: ndjson ? 2 * config.batchMaxMessages : Number.POSITIVE_INFINITY,
       messagesPerPoll: config.maxMessagesPerPoll,
       onChange: ({ bytes }) => this.metrics.inflightBytes.set(bytes),
+      // A budget smaller than one batch would otherwise stall receiving until the batch's age flush.
+      onBytesBlocked: () => this.sink.closeOpen("budget"),
     });
     this.metrics.inflightBytesLimit.set(config.maxInflightBytes);
     const writer = new S3Writer(this.clients.s3, config);

@@ -112,7 +112,14 @@ export class BatchSink implements ArchiveSink {
   }
 
   closeOpen(reason: "fifo" | "budget"): void {
-    for (const b of [...this.open.values()]) this.close(b, reason);
+    if (reason === "fifo") {
+      for (const b of [...this.open.values()]) this.close(b, reason);
+      return;
+    }
+    // Receiving waits for bytes that only a flush frees: close the batch holding the most.
+    let largest: OpenBatch | undefined;
+    for (const b of this.open.values()) if (!largest || b.charged > largest.charged) largest = b;
+    if (largest) this.close(largest, reason);
   }
 
   private openBatch(hour: number, sent: number): OpenBatch {

@@ -35,8 +35,8 @@ export interface ArchiveSink {
   flushAll(reason: "shutdown"): void;
   /**
    * Close every open batch now without stopping: `fifo`, receives from a FIFO queue stopped bringing new messages (its
-   * groups are locked until the batch is durable); `budget`, receiving is blocked on MAX_INFLIGHT_BYTES. No-op for
-   * one object per message.
+   * groups are locked until the batch is durable); `budget`, receiving is blocked on MAX_INFLIGHT_BYTES (only the largest
+   * batch is closed). No-op for one object per message.
    */
   closeOpen(reason: "fifo" | "budget"): void;
   /** Messages accepted and not yet durable or failed. */
