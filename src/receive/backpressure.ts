@@ -15,8 +15,8 @@ export interface BackpressureOptions {
   minMessageBytes?: number;
   onChange?: (state: { bytes: number; messages: number }) => void;
   /**
-   * Called when a poll has to wait for the byte budget while bytes are held: the holder can free some (ndjson closes
-   * its largest open batch, which would otherwise hold the budget until its age flush).
+   * Called when a poll has to wait for the byte budget while bytes are held and no poll is open: the holder can free
+   * some (ndjson closes its largest open batch, which would otherwise hold the budget until its age flush).
    */
   onBytesBlocked?: () => void;
 }
@@ -65,7 +65,8 @@ export class Backpressure {
     if (this.messages + this.openPolls * this.o.messagesPerPoll >= this.o.maxMessages && (this.messages > 0 || this.openPolls > 0)) return false;
     if (this.bytes === 0 && this.openPolls === 0) return true;
     if (this.bytes + this.reservedBytes + this.reservation() <= this.o.maxBytes) return true;
-    if (this.bytes > 0) this.o.onBytesBlocked?.();
+    // Stalled for good only when no poll is open (none will return and change anything) and bytes are held.
+    if (this.bytes > 0 && this.openPolls === 0) this.o.onBytesBlocked?.();
     return false;
   }
 
