@@ -9,6 +9,16 @@ import type { Metrics } from "../metrics.js";
 import type { S3Writer, WriteOptions } from "./s3-writer.js";
 import { checkOptions, writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
 
+/** `p`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 export type FlushReason = "count" | "bytes" | "age" | "hour" | "shutdown" | "fifo" | "budget";
 
 /** Hours with an open batch at once; a message for one more hour closes the oldest. */
@@ -173,7 +183,9 @@ export class BatchSink implements ArchiveSink {
     let outcome: SinkOutcome;
     const started = this.now();
     try {
-      const body = await b.builder.finish();
+      // The write budget starts before the codec's last flush, so a stuck compressor cannot hold a batch unbounded.
+      const budget = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
+      const body = await untilAborted(b.builder.finish(), budget);
       key = buildBatchKey(config.prefix, b.firstSent, ids, config.archiveCompression);
       const metadata = {
         "message-count": String(count),
@@ -183,7 +195,7 @@ export class BatchSink implements ArchiveSink {
         "archive-format": "ndjson",
         compression: config.archiveCompression,
       };
-      const res = await this.writeRetryingOnStop(key, body, metadata, count);
+      const res = await this.writeRetryingOnStop(key, body, metadata, count, budget);
       metrics.archiveDuration.observe((this.now() - started) / 1000);
       if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
       metrics.batchMessages.observe(count);
@@ -218,10 +230,10 @@ export class BatchSink implements ArchiveSink {
    * it succeeds or the shutdown deadline aborts it, whose outcome then releases the messages: a stop must not leave a
    * batch in flight for the visibility timeout because S3 answered SlowDown for a few seconds.
    */
-  private async writeRetryingOnStop(key: string, body: Buffer, metadata: Record<string, string>, count: number) {
+  private async writeRetryingOnStop(key: string, body: Buffer, metadata: Record<string, string>, count: number, budget: AbortSignal) {
     const { config, writer, log } = this.d;
     for (let round = 0; ; round++) {
-      const signal = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
+      const signal = round === 0 ? budget : AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
       try {
         return await writer.write(key, body, metadata, signal, { ...this.checks, contentType: NDJSON_CONTENT_TYPE });
       } catch (err) {
