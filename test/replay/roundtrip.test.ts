@@ -3,7 +3,8 @@
  * the CLI (`node dist/cli/cli.js replay`) sends them to a fresh queue, and the test receives and compares them.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -20,6 +21,7 @@ import { spawn } from "node:child_process";
 import { CLI, cliEnv, plainAttributes, putNdjson, receiveAll, runCli, spawnCli } from "./helpers.js";
 
 const BUCKET = "replay-archive";
+const ROOT_DIR = fileURLToPath(new URL("../..", import.meta.url));
 const PROVENANCE = [PROVENANCE_MESSAGE_ID, PROVENANCE_SENT_TIMESTAMP];
 
 interface Sent {
@@ -191,6 +193,28 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
     expect(r.code, r.stderr.join("\n")).toBe(0);
     expect(r.summary()).toMatchObject({ listed: 3, read: all.length + 1, matched: all.length + 1, sent: all.length, skippedDuplicates: 1, failed: 0 });
     expectExact(await receiveAll(backend, dst, all.length), all);
+  });
+
+  it("standard target: a SendMessageBatch whose answer is lost is sent again, so the target holds a second copy, told apart only by sqs-archiver-original-message-id (documented)", async () => {
+    const envs = tenants.slice(0, 4).map((t) => envelopes.get(t.id) as Envelope);
+    await putNdjson(backend, BUCKET, "lost-answer/", envs, "gzip");
+    const dst = await freshQueue();
+    // SQS accepts the first SendMessageBatch, its answer never arrives: the SDK retries the same entries.
+    backend.proxy.setFaults([{ match: (op) => op.name === "SendMessageBatch", action: { kind: "reset-after-forward" }, times: 1 }]);
+    try {
+      const r = await runCli(["replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "lost-answer/", "--rate", "0"], cliEnv(backend));
+      expect(r.code, r.stderr.join("\n")).toBe(0);
+      expect(r.summary()).toMatchObject({ sent: envs.length, failed: 0 });
+    } finally {
+      backend.proxy.clearFaults();
+    }
+    const got = await receiveAll(backend, dst, envs.length * 2);
+    expect(got).toHaveLength(envs.length * 2);
+    const originals = got.map((m) => m.MessageAttributes?.[PROVENANCE_MESSAGE_ID]?.StringValue).sort();
+    expect(originals).toEqual([...envs, ...envs].map((e) => e.messageId).sort());
+    const doc = readFileSync(join(ROOT_DIR, "docs/replay.md"), "utf8");
+    expect(doc).toMatch(/## Duplicates in a standard target queue/);
+    expect(doc).toMatch(/idempotent on `sqs-archiver-original-message-id`/);
   });
 
   it("FIFO: distinct messages whose deduplication ids collide (same body, content-based) are each replayed", async () => {
