@@ -5,6 +5,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
@@ -71,7 +72,10 @@ if (opt.help) {
                       ndjson (ndjson vs message mode vs a bare SDK PutObject loop, interleaved --rounds),
                       codecs (gzip/zstd/none), ndjson-keepup (durability latency while keeping up),
                       replay (bench/replay.mjs: sqs-archiver replay --rate 0 from both layouts).
-                      Not in the default list: "lean" (the service vs bench/lean-loop.mjs, interleaved --lean-pairs
+                      ndjson also measures the batched floor (bench/bare-receive.mjs: bare SDK ReceiveMessage(10) +
+                      DeleteMessageBatch(10) + envelope JSON + gzip per line, against bench/null-sqs-server.mjs).
+                      Not in the default list: "ndfloor" (ndjson vs that floor only, interleaved --rounds),
+                      "lean" (the service vs bench/lean-loop.mjs, interleaved --lean-pairs
                       times), "msgcpu" (message mode vs the bare PutObject loop only), "altdist" (A/B of dist/ vs
                       --alt-dist, another build), "bigbody" (1 MiB worst-case memory matrix, ~7 min)
   --rounds R          interleaved rounds for ndjson / msgcpu / altdist (3)
@@ -402,8 +406,55 @@ async function measureBare({ label, puts }) {
   console.log(`  [${label}] ${fmt(r.putsPerSecond)} puts/s, ${r.cpuMsPerPut.toFixed(3)} CPU ms/put, RSS ${fmt(r.rssMB)} MB, machine busy ${r.machineCores.toFixed(2)} cores`);
   return r;
 }
+let nullSqs;
+async function nullSqsPort() {
+  if (!nullSqs) {
+    const child = spawn(process.execPath, [`${ROOT}bench/null-sqs-server.mjs`], { stdio: ["ignore", "pipe", "inherit"], env: { PATH: process.env.PATH } });
+    const port = await new Promise((resolve, reject) => {
+      child.stdout.once("data", (d) => resolve(Number(String(d).trim())));
+      child.once("exit", (c) => reject(new Error(`null SQS server exited ${c}`)));
+    });
+    nullSqs = { child, port };
+  }
+  return nullSqs.port;
+}
+
+/**
+ * The CPU floor of batched mode (bench/bare-receive.mjs): bare SDK ReceiveMessage(10) + DeleteMessageBatch(10) with the
+ * envelope JSON and gzip of each line, against the do-nothing SQS server; CPU measured by the loop itself.
+ */
+async function measureFloor({ label, messages }) {
+  const port = await nullSqsPort();
+  const child = spawn(process.execPath, [`${ROOT}bench/bare-receive.mjs`], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { PATH: process.env.PATH, ENDPOINT: `http://127.0.0.1:${port}`, MESSAGES: String(messages), ...(opt["node-options"] ? { NODE_OPTIONS: opt["node-options"] } : {}) },
+  });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  const code = await new Promise((r) => child.on("exit", r));
+  const r = { label, kind: "floor", exit: code, ...JSON.parse(out.trim().split("\n").at(-1)) };
+  results.runs.push(r);
+  console.log(`  [${label}] ${fmt(r.messagesPerSecond)} msg/s, ${r.cpuMsPerMsg.toFixed(3)} CPU ms/msg, RSS ${fmt(r.rssMB)} MB`);
+  return r;
+}
+
 const svcEnv = (extra = {}) => ({ ...(opt.concurrency ? { CONCURRENCY: opt.concurrency } : {}), ...(opt["node-options"] ? { NODE_OPTIONS: opt["node-options"] } : {}), ...extra });
 const defaultLabel = (opt.concurrency ? `service CONCURRENCY=${opt.concurrency}` : "service (default config)") + (opt["node-options"] ? ` NODE_OPTIONS=${opt["node-options"]}` : "");
+
+/** Floor rows and batched mode's CPU per message as a ratio to the floor (target <= 1.25x). */
+function logFloor(rounds) {
+  const withFloor = rounds.filter((r) => r.floor && r.nd);
+  if (withFloor.length === 0) return;
+  log("");
+  log("| batched floor: bare SDK ReceiveMessage(10) + DeleteMessageBatch(10) + envelope JSON + gzip per line, do-nothing local SQS | messages | msg/s | CPU ms per msg | peak RSS MB |");
+  log("|---|---|---|---|---|");
+  for (const r of withFloor) log(`| ${r.floor.label} | ${r.floor.messages} | ${fmt(r.floor.messagesPerSecond)} | ${fmt(r.floor.cpuMsPerMsg, 3)} | ${fmt(r.floor.rssMB)} |`);
+  const med = (xs) => median(xs.filter(Number.isFinite));
+  const steady = med(withFloor.map((r) => (r.nd.steady?.cpuMsPerMsg ?? NaN) / r.floor.cpuMsPerMsg));
+  const whole = med(withFloor.map((r) => r.nd.cpuPer1000 / r.floor.cpuMsPerMsg));
+  log("");
+  log(`- Batched mode's CPU per message ÷ its floor (median of per-round ratios): **${fmt(steady, 2)}×** steady, ${fmt(whole, 2)}× whole run (target ≤ 1.25×); floor ${fmt(med(withFloor.map((r) => r.floor.cpuMsPerMsg)), 3)} ms/msg.`);
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 const headline = [];
@@ -514,9 +565,10 @@ try {
         bare: () => measureBare({ label: `bare SDK PutObject loop (round ${i})`, puts: PUTS }),
         msg: () => measure({ label: `message mode, ${N} backlog (round ${i})`, kind: "service", n: N, env: svcEnv() }),
         nd: () => measure({ label: `ndjson gzip, ${NDN} backlog (round ${i})`, kind: "service", n: NDN, env: svcEnv({ ARCHIVE_FORMAT: "ndjson" }) }),
+        floor: () => measureFloor({ label: `batched floor: bare Receive(10)+DeleteBatch(10)+envelope+gzip (round ${i})`, messages: NDN }),
       };
       // Rotate the order each round so a drift in machine load does not favour one of them.
-      const order = [["bare", "msg", "nd"], ["nd", "bare", "msg"], ["msg", "nd", "bare"]][(i - 1) % 3];
+      const order = [["bare", "msg", "nd", "floor"], ["nd", "floor", "bare", "msg"], ["floor", "msg", "nd", "bare"]][(i - 1) % 3];
       const round = {};
       for (const k of order) round[k] = await steps[k]();
       abRounds.push(round);
@@ -546,6 +598,30 @@ try {
     log(`- CPU per message: message mode ${fmt(med(abRounds.map((r) => r.msg.steady?.cpuMsPerMsg)), 3)} ms steady (${fmt(med(abRounds.map((r) => r.msg.cpuPer1000)), 3)} ms whole run, startup included); ` +
       `ndjson ${fmt(med(abRounds.map((r) => r.nd.steady?.cpuMsPerMsg)), 3)} ms steady (${fmt(med(abRounds.map((r) => r.nd.cpuPer1000)), 3)} ms whole run); bare PutObject ${fmt(med(abRounds.map((r) => r.bare.cpuMsPerPut)), 3)} ms per put.`);
     log(`- Message mode's CPU per message ÷ the bare loop's CPU per put (median of per-round ratios): **${fmt(cpuRatio, 2)}×** steady, ${fmt(cpuRatioWhole, 2)}× whole run (target ≤ 1.25×).`);
+    logFloor(abRounds);
+    log("");
+  }
+
+  if (SECTIONS.has("ndfloor")) {
+    // Batched mode against its own floor only (interleaved rounds): the quick way to check the 1.25x target.
+    const R = quick ? 1 : Number(opt.rounds);
+    const NDN = quick ? 10000 : Number(opt["ndjson-n"]);
+    console.log(`ndjson vs its CPU floor (bare Receive+DeleteBatch+envelope+gzip), ${R} interleaved rounds`);
+    const rounds = [];
+    for (let i = 1; i <= R; i++) {
+      const round = {};
+      const steps = {
+        nd: () => measure({ label: `ndjson gzip, ${NDN} backlog (round ${i})`, kind: "service", n: NDN, env: svcEnv({ ARCHIVE_FORMAT: "ndjson" }) }),
+        floor: () => measureFloor({ label: `batched floor (round ${i})`, messages: NDN }),
+      };
+      for (const k of i % 2 ? ["nd", "floor"] : ["floor", "nd"]) round[k] = await steps[k]();
+      rounds.push(round);
+    }
+    log(`## Batched mode's CPU per message beside its floor (${R} interleaved rounds, ${NDN} messages, 1 KiB bodies)`);
+    log("");
+    log(ND_HEADER.join("\n"));
+    for (const r of rounds) log(ndRow(r.nd));
+    logFloor(rounds);
     log("");
   }
 
@@ -641,7 +717,9 @@ try {
   if (SECTIONS.has("bigbody")) {
     const BN = quick ? 80 : Number(opt["big-n"]);
     const MiB1 = 1024 * 1024;
-    const bodies = { quotes: () => '"'.repeat(MiB1), newlines: () => "\n".repeat(MiB1) };
+    // random: ~900 KiB of incompressible base64 (issue 14 item 1: the compressor's queue must be charged too); only
+    // with the default budget, and ndjson objects kept under the emulator's ~10 MiB PUT limit.
+    const bodies = { quotes: () => '"'.repeat(MiB1), newlines: () => "\n".repeat(MiB1), random: () => randomBytes(675 * 1024).toString("base64") };
     const image = opt["node-options"] || "--max-semi-space-size=8";
     const nodeOpts = opt["big-matrix"] === "full"
       ? [image, `${image} --max-old-space-size=256`, `${image} --max-old-space-size=128`]
@@ -653,8 +731,14 @@ try {
       const body = bodies[bname]();
       for (const mode of opt["big-modes"].split(",").filter(Boolean)) {
         for (const no of nodeOpts) {
-          for (const [budgetLabel, budget] of budgets) {
-            const env = { NODE_OPTIONS: no, MAX_INFLIGHT_BYTES: budget, ARCHIVE_FORMAT: mode, ...(mode === "ndjson" ? { BATCH_MAX_SECONDS: "5" } : {}) };
+          for (const [budgetLabel, budget] of bname === "random" ? budgets.slice(0, 1) : budgets) {
+            const env = {
+              NODE_OPTIONS: no,
+              MAX_INFLIGHT_BYTES: budget,
+              ARCHIVE_FORMAT: mode,
+              ...(mode === "ndjson" ? { BATCH_MAX_SECONDS: "5" } : {}),
+              ...(mode === "ndjson" && bname === "random" ? { BATCH_MAX_BYTES: String(8 * MiB1) } : {}),
+            };
             const r = await measure({ label: `${bname} ${mode} ${no} budget ${budgetLabel}`, kind: "service", n: BN, bodyFn: () => body, env, sample: 0 });
             r.big = { body: bname, mode, nodeOptions: no, budget: budgetLabel };
             runs.push(r);
@@ -745,6 +829,7 @@ try {
   }
 } finally {
   nullServer?.child.kill("SIGTERM");
+  nullSqs?.child.kill("SIGTERM");
   await backend.close();
 }
 

@@ -281,6 +281,14 @@ export function defaultInflightBytes(memoryLimitBytes: number | undefined): numb
   return Math.max(8 * MiB, Math.floor(memoryLimitBytes / 16));
 }
 
+/**
+ * The shortest drain budget that lets a long poll open at SIGTERM return by itself: the stop waits for open polls
+ * until min(5 s, a quarter of the budget) before its end, then aborts them (service.ts).
+ */
+export function minShutdownSeconds(waitTimeSeconds: number): number {
+  for (let b = 1; ; b++) if (b - Math.min(5, b / 4) >= waitTimeSeconds) return b;
+}
+
 /** Seconds a batch's messages must stay invisible: the longest a batch stays open plus the write budget. */
 export function minNdjsonVisibilitySeconds(c: { batchMaxSeconds: number; s3WriteBudgetSeconds: number }): number {
   return c.batchMaxSeconds + c.s3WriteBudgetSeconds;
@@ -323,6 +331,13 @@ export function loadConfig(env: Env, runtime: RuntimeInfo = {}): Config {
           `VISIBILITY_TIMEOUT_SECONDS=${show(given.VISIBILITY_TIMEOUT_SECONDS)}: must be more than BATCH_MAX_SECONDS + ${S3_MAX_ATTEMPTS} x S3_REQUEST_TIMEOUT_SECONDS = ${need} with ARCHIVE_FORMAT=ndjson (a batch's messages must stay invisible until its object is written); raise it, or lower BATCH_MAX_SECONDS or S3_REQUEST_TIMEOUT_SECONDS`,
         );
       }
+    }
+    const wait = raw.WAIT_TIME_SECONDS as number;
+    const shutdown = raw.SHUTDOWN_TIMEOUT_SECONDS as number;
+    if (shutdown < minShutdownSeconds(wait)) {
+      problems.push(
+        `SHUTDOWN_TIMEOUT_SECONDS=${show(given.SHUTDOWN_TIMEOUT_SECONDS ?? shutdown)}: must be at least ${minShutdownSeconds(wait)} with WAIT_TIME_SECONDS=${show(given.WAIT_TIME_SECONDS ?? wait)} (the long polls open at SIGTERM must return before the stop stops waiting for them, min(5 s, a quarter of the budget) before its end; an aborted poll can still be handed messages nobody processes); raise SHUTDOWN_TIMEOUT_SECONDS or lower WAIT_TIME_SECONDS`,
+      );
     }
     if (!raw.AWS_REGION && !regionFromQueueUrl(String(raw.SQS_QUEUE_URL))) {
       problems.push(

@@ -25,6 +25,7 @@ export interface Metrics {
   readonly ready: Gauge;
   readonly redeliveries: Counter;
   readonly archivedNotDeleted: Counter;
+  readonly writeOutcomeChecks: Counter<"result">;
   readonly inflightBytes: Gauge;
   readonly inflightBytesLimit: Gauge;
   readonly batchesWritten: Counter<"outcome">;
@@ -110,6 +111,12 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
       help: "Messages durably archived whose delete failed: they redeliver (a 412 in message mode, a possible duplicate line in ndjson mode)",
       registers,
     }),
+    writeOutcomeChecks: new Counter({
+      name: `${p}write_outcome_checks_total`,
+      help: "HeadObject checks after a PutObject whose outcome was unknown (timeouts, resets, 500, 409, shutdown abort), by result: stored (durable, acknowledged), absent (failed), unknown (the check failed too: the messages redeliver and may become a second line)",
+      labelNames: ["result"] as const,
+      registers,
+    }),
     inflightBytes: new Gauge({ name: `${p}inflight_bytes`, help: "Message body bytes held in memory (received, not yet deleted or released)", registers }),
     inflightBytesLimit: new Gauge({ name: `${p}inflight_bytes_limit`, help: "MAX_INFLIGHT_BYTES: receives wait while inflight_bytes is at this budget", registers }),
     batchesWritten: new Counter({
@@ -132,12 +139,12 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
     }),
     batchFlushes: new Counter({
       name: `${p}batch_flushes_total`,
-      help: "ndjson batches closed, by reason (count, bytes, age, hour, shutdown)",
+      help: "ndjson batches closed, by reason (count, bytes, age, hour, shutdown; fifo: a FIFO receive brought fewer messages than asked; budget: receiving was blocked on MAX_INFLIGHT_BYTES)",
       labelNames: ["reason"] as const,
       registers,
     }),
     messagesBuffered: new Gauge({ name: `${p}messages_buffered`, help: "Messages in open or flushing ndjson batches", registers }),
-    bufferedBytes: new Gauge({ name: `${p}buffered_bytes`, help: "Compressed bytes in open or flushing ndjson batches", registers }),
+    bufferedBytes: new Gauge({ name: `${p}buffered_bytes`, help: "Bytes held by open or flushing ndjson batches: lines waiting for the compressor plus compressed output", registers }),
     buildInfo: new Gauge({
       name: `${p}build_info`,
       help: "Build information; always 1",
@@ -147,7 +154,8 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
   };
   m.buildInfo.set({ version, node_version: nodeVersion }, 1);
   for (const result of ["messages", "empty", "error"]) m.receiveRequests.inc({ result }, 0);
+  for (const result of ["stored", "absent", "unknown"]) m.writeOutcomeChecks.inc({ result }, 0);
   for (const outcome of ["written", "already_stored"]) m.batchesWritten.inc({ outcome }, 0);
-  for (const reason of ["count", "bytes", "age", "hour", "shutdown"]) m.batchFlushes.inc({ reason }, 0);
+  for (const reason of ["count", "bytes", "age", "hour", "shutdown", "fifo", "budget"]) m.batchFlushes.inc({ reason }, 0);
   return m;
 }

@@ -29,9 +29,14 @@ export interface ServiceOptions {
 }
 
 export interface StopResult {
-  /** True when everything drained before the deadline. */
+  /**
+   * True when everything drained before the deadline and every message received was either deleted or handed back
+   * unstarted: false when a message had to be released because its archive was not durable, or could not be released.
+   */
   clean: boolean;
   elapsedMs: number;
+  released: { unstarted: number; notDurable: number };
+  releaseFailed: number;
 }
 
 function ndjsonSettings(config: Config): Record<string, unknown> | undefined {
@@ -79,6 +84,8 @@ export class ArchiverService {
       maxMessages: ndjson ? 2 * config.batchMaxMessages : Number.POSITIVE_INFINITY,
       messagesPerPoll: config.maxMessagesPerPoll,
       onChange: ({ bytes }) => this.metrics.inflightBytes.set(bytes),
+      // A budget smaller than one batch would otherwise stall receiving until the batch's age flush.
+      onBytesBlocked: () => this.sink.closeOpen("budget"),
     });
     this.metrics.inflightBytesLimit.set(config.maxInflightBytes);
     const writer = new S3Writer(this.clients.s3, config);
@@ -99,6 +106,7 @@ export class ArchiverService {
         sinkBackoffBaseMs: 500,
         sinkBackoffMaxMs: SINK_BACKOFF_MAX_MS,
         admission: this.backpressure,
+        onEmpty: () => this.handler.receivedNothing(),
       },
       this.metrics,
       this.health,
@@ -245,7 +253,14 @@ export class ArchiverService {
     await this.server.close();
     this.clients.destroy();
     const elapsedMs = Date.now() - started;
-    log.info({ event: "shutdown_complete", clean, elapsedMs }, "stopped");
-    return { clean, elapsedMs };
+    const { released, releaseFailed } = this.handler.releaseSummary;
+    const result = { clean: clean && released.notDurable === 0 && releaseFailed === 0, elapsedMs, released, releaseFailed };
+    (result.clean ? log.info.bind(log) : log.warn.bind(log))(
+      { event: "shutdown_complete", ...result, inFlight: this.handler.messagesInFlight },
+      result.clean
+        ? "stopped"
+        : `stopped; ${released.notDurable} message(s) released without a durable archive (they redeliver at once), ${releaseFailed} could not be released (invisible until their visibility timeout)`,
+    );
+    return result;
   }
 }

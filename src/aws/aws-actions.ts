@@ -12,12 +12,21 @@ export const SQS_COMMANDS = [
   "ChangeMessageVisibilityBatch",
 ] as const;
 
-/** HeadBucket: the start-up preflight that checks the bucket exists and where it lives. */
-export const S3_COMMANDS = ["PutObject", "HeadBucket"] as const;
+/**
+ * HeadBucket: the start-up preflight that checks the bucket exists and where it lives. ListObjectsV2 (key as prefix):
+ * whether an object exists after a PutObject whose outcome is unknown, when HeadObject is denied.
+ */
+export const S3_COMMANDS = ["PutObject", "HeadBucket", "ListObjectsV2"] as const;
 
 /**
- * Batch APIs are authorised by their single-message action names; HeadBucket by s3:ListBucket on the bucket ARN
- * (without it S3 still answers 403 with x-amz-bucket-region, but cannot tell "missing" from "denied").
+ * Sent, but deliberately not granted: HeadObject is authorised by s3:GetObject, which would let the pod read every
+ * archived message. The writer asks it first (one call where a role grants it) and on 403 asks ListObjectsV2 instead.
+ */
+export const UNGRANTED_S3_COMMANDS = ["HeadObject"] as const;
+
+/**
+ * Batch APIs are authorised by their single-message action names; HeadBucket and ListObjectsV2 by s3:ListBucket on the
+ * bucket ARN (without it S3 still answers 403 with x-amz-bucket-region, but cannot tell "missing" from "denied").
  */
 export const IAM_ACTIONS = [
   "sqs:GetQueueUrl",

@@ -14,6 +14,11 @@ export interface BackpressureOptions {
   /** Floor of the running per-message size estimate (which starts at the largest body SQS can deliver). */
   minMessageBytes?: number;
   onChange?: (state: { bytes: number; messages: number }) => void;
+  /**
+   * Called when a poll has to wait for the byte budget while bytes are held and no poll is open: the holder can free
+   * some (ndjson closes its largest open batch, which would otherwise hold the budget until its age flush).
+   */
+  onBytesBlocked?: () => void;
 }
 
 /** Largest body SQS can deliver. */
@@ -59,7 +64,10 @@ export class Backpressure {
   private admissible(): boolean {
     if (this.messages + this.openPolls * this.o.messagesPerPoll >= this.o.maxMessages && (this.messages > 0 || this.openPolls > 0)) return false;
     if (this.bytes === 0 && this.openPolls === 0) return true;
-    return this.bytes + this.reservedBytes + this.reservation() <= this.o.maxBytes;
+    if (this.bytes + this.reservedBytes + this.reservation() <= this.o.maxBytes) return true;
+    // Stalled for good only when no poll is open (none will return and change anything) and bytes are held.
+    if (this.bytes > 0 && this.openPolls === 0) this.o.onBytesBlocked?.();
+    return false;
   }
 
   /**

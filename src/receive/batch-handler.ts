@@ -40,6 +40,12 @@ function rejected(err: unknown): SinkOutcome {
   return { status: "rejected", code, detail: describeError(err).message };
 }
 
+/**
+ * Why messages are handed back: `shutdown`, unstarted (a long poll returned after the stop began); `shutdown_deadline`,
+ * the write was cut by the deadline; `failed_while_stopping`, the write failed for good during the stop.
+ */
+type ReleaseReason = "shutdown" | "shutdown_deadline" | "failed_while_stopping";
+
 /** Concurrent DeleteMessageBatch / ChangeMessageVisibilityBatch calls made by acknowledgements. */
 const SQS_ACK_CALLS = 16;
 
@@ -60,6 +66,9 @@ export class BatchHandler {
   private readonly ackLimiter = new Limiter(SQS_ACK_CALLS);
   private inFlight = 0;
   private entering = 0;
+  /** Messages released (visibility 0) and release calls that failed, for the stop's summary. */
+  private readonly released = { unstarted: 0, notDurable: 0 };
+  private releaseFailed = 0;
   private stopping = false;
   /** After the shutdown deadline, SQS calls are bounded by what is left until this instant. */
   private finalDeadline = Number.POSITIVE_INFINITY;
@@ -67,10 +76,17 @@ export class BatchHandler {
   private readonly work = new AbortController();
   private readonly now: () => number;
   private readonly waitForAcks: boolean;
+  private readonly fifo: boolean;
 
   constructor(private readonly d: Deps) {
     this.now = d.now ?? Date.now;
     this.waitForAcks = d.sink.format === "message";
+    this.fifo = d.config.queueUrl.endsWith(".fifo");
+  }
+
+  /** An empty receive: on a FIFO queue, the open batches hold every group still waiting (see handle()). */
+  receivedNothing(): void {
+    if (this.fifo && !this.stopping) this.d.sink.closeOpen("fifo");
   }
 
   /** Received batches not yet fully acknowledged (and handler calls still starting). */
@@ -80,6 +96,15 @@ export class BatchHandler {
 
   get messagesInFlight(): number {
     return this.inFlight;
+  }
+
+  /**
+   * What the stop handed back: `unstarted` messages came from a long poll that returned after shutdown began;
+   * `notDurable` ones were received and their archive did not become durable in time (they will be archived again by
+   * whoever receives them next); `releaseFailed` could not be released and stay invisible until their timeout.
+   */
+  get releaseSummary(): { released: { unstarted: number; notDurable: number }; releaseFailed: number } {
+    return { released: { ...this.released }, releaseFailed: this.releaseFailed };
   }
 
   beginShutdown(): void {
@@ -107,6 +132,9 @@ export class BatchHandler {
       }
       const ack = this.accept(messages);
       if (this.waitForAcks) await ack;
+      // FIFO: SQS delivers nothing more of a group while its messages are in flight, so a receive that came back short
+      // means every group with messages waiting is locked by an open batch: close it now rather than at its age.
+      else if (this.fifo && messages.length < this.d.config.maxMessagesPerPoll) this.d.sink.closeOpen("fifo");
       return [];
     } catch (err) {
       // Never let an exception reach sqs-consumer: it would change visibility for the whole batch.
@@ -164,6 +192,7 @@ export class BatchHandler {
       );
       const toDelete: Held[] = [];
       const toRelease: Held[] = [];
+      const toReleaseFailed: Held[] = [];
       let sinkFailed = 0;
       let fatal: string | undefined;
       let fatalDetail: string | undefined;
@@ -171,7 +200,10 @@ export class BatchHandler {
         const h = held[i] as Held;
         if (isDurable(o)) toDelete.push(h);
         else if (o.status === "failed") {
+          // While stopping, a failed message is released too: left in flight it would stay invisible for the
+          // visibility timeout after a stop that has nobody left to retry it.
           if (o.aborted) toRelease.push(h);
+          else if (this.stopping) toReleaseFailed.push(h);
           else sinkFailed++;
           if (o.sinkFatal) {
             fatal = o.reason;
@@ -181,7 +213,7 @@ export class BatchHandler {
         // Rejected messages are the message's fault, not the sink's: left in flight, no backoff.
       });
       gate.batchOutcome(toDelete.length, sinkFailed, fatal, fatalDetail);
-      await Promise.all([this.deleteAll(toDelete), this.release(toRelease, "shutdown_deadline")]);
+      await Promise.all([this.deleteAll(toDelete), this.release(toRelease, "shutdown_deadline"), this.release(toReleaseFailed, "failed_while_stopping")]);
     } finally {
       clearInterval(heartbeat);
       pending.clear();
@@ -354,13 +386,13 @@ export class BatchHandler {
   }
 
   /** Visibility 0: the messages become receivable again at once, by this pod's successor or another replica. */
-  private async release(held: Array<Pick<Held, "messageId" | "receiptHandle">>, why: string): Promise<void> {
+  private async release(held: Array<Pick<Held, "messageId" | "receiptHandle">>, why: ReleaseReason): Promise<void> {
     const chunks: Array<typeof held> = [];
     for (let i = 0; i < held.length; i += 10) chunks.push(held.slice(i, i + 10));
     await Promise.all(chunks.map((c) => this.ackLimiter.run(() => this.releaseChunk(c, why))));
   }
 
-  private async releaseRaw(messages: Message[], why: string): Promise<void> {
+  private async releaseRaw(messages: Message[], why: "shutdown"): Promise<void> {
     try {
       await this.release(
         messages.map((m) => ({ messageId: m.MessageId ?? "(none)", receiptHandle: m.ReceiptHandle ?? "" })),
@@ -372,7 +404,7 @@ export class BatchHandler {
     }
   }
 
-  private async releaseChunk(held: Array<Pick<Held, "messageId" | "receiptHandle">>, why: string): Promise<void> {
+  private async releaseChunk(held: Array<Pick<Held, "messageId" | "receiptHandle">>, why: ReleaseReason): Promise<void> {
     const { metrics, log, config, sqs } = this.d;
     try {
       const out = await sqs.send(
@@ -382,11 +414,16 @@ export class BatchHandler {
         }),
         { abortSignal: this.callSignal() },
       );
-      metrics.messagesReleased.inc(out.Successful?.length ?? 0);
+      const ok = out.Successful?.length ?? 0;
+      metrics.messagesReleased.inc(ok);
+      if (why === "shutdown") this.released.unstarted += ok;
+      else this.released.notDurable += ok;
+      this.releaseFailed += out.Failed?.length ?? 0;
       for (const f of out.Failed ?? []) metrics.failures.inc({ stage: "visibility", reason: f.Code ?? "unknown" });
       log.info({ event: "released", why, messageIds: held.map((h) => h.messageId), failed: out.Failed?.length ?? 0 }, "messages released unprocessed");
     } catch (err) {
       metrics.failures.inc({ stage: "visibility", reason: classifyAwsError(err) });
+      this.releaseFailed += held.length;
       log.warn({ event: "release_failed", messageIds: held.map((h) => h.messageId), err: describeError(err) }, "could not release messages; they return after the visibility timeout");
     }
   }

@@ -15,6 +15,8 @@ export interface GateOptions {
   sinkBackoffMaxMs: number;
   random?: () => number;
   now?: () => number;
+  /** Told of every receive that returned no message. */
+  onEmpty?: () => void;
   /** Receives wait here while the in-flight byte or message budget is spent. */
   admission?: {
     admit(signal?: AbortSignal): Promise<(() => void) | undefined>;
@@ -206,7 +208,10 @@ export class ReceiveGate {
       this.metrics.receiveRequests.inc({ result: n > 0 ? "messages" : "empty" });
       this.metrics.lastPollTimestamp.set(Date.now() / 1000);
       this.health.receiveSucceeded(loop);
-      if (n === 0) this.emptyAfter.add(loop);
+      if (n === 0) {
+        this.emptyAfter.add(loop);
+        this.opts.onEmpty?.();
+      }
       else this.emptyAfter.delete(loop);
       return out;
     } catch (err) {

@@ -93,7 +93,10 @@ export function toReplayEntry(env: Envelope, o: MapOptions): ReplayEntry {
     // A message archived from a standard queue has no group: each becomes its own group (no order to keep).
     const group = env.attributes.MessageGroupId || env.messageId;
     entry.MessageGroupId = group;
-    entry.MessageDeduplicationId = env.attributes.MessageDeduplicationId || dedupIdFromMessageId(env.messageId);
+    // Never the archived MessageDeduplicationId: with content-based deduplication, the same body sent twice (hours
+    // apart) has one, and SQS would drop the second replayed within five minutes. The original MessageId is unique
+    // and just as stable when replay resends after a crash.
+    entry.MessageDeduplicationId = dedupIdFromMessageId(env.messageId);
     out.group = group;
     if (env.attributes.SequenceNumber) out.sequenceNumber = env.attributes.SequenceNumber;
   }

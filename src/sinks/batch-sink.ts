@@ -2,13 +2,24 @@ import { buildBatchKey, hourStart, NDJSON_CONTENT_TYPE } from "../archive/format
 import { NdjsonObjectBuilder } from "../archive/ndjson-batch.js";
 import { SCHEMA_VERSION } from "../archive/envelope.js";
 import type { Config } from "../config.js";
-import { describeError } from "../errors.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { ArchiveWriteError, describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import type { S3Writer } from "./s3-writer.js";
-import { writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
+import type { S3Writer, WriteOptions } from "./s3-writer.js";
+import { checkOptions, writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
 
-export type FlushReason = "count" | "bytes" | "age" | "hour" | "shutdown";
+/** `p`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+export type FlushReason = "count" | "bytes" | "age" | "hour" | "shutdown" | "fifo" | "budget";
 
 /** Hours with an open batch at once; a message for one more hour closes the oldest. */
 export const MAX_OPEN_HOURS = 4;
@@ -28,7 +39,7 @@ interface OpenBatch {
   lastSent: number;
   openedAt: number;
   timer: NodeJS.Timeout;
-  /** Compressed bytes charged to the memory budget so far. */
+  /** Bytes the batch holds, charged to the memory budget: lines not yet consumed by the compressor, then its output. */
   charged: number;
 }
 
@@ -39,7 +50,7 @@ interface Deps {
   log: Logger;
   /** Aborted at the shutdown deadline. */
   signal: AbortSignal;
-  /** Charges and returns compressed bytes held by open and flushing batches (the in-flight byte budget). */
+  /** Charges and returns the bytes held by open and flushing batches (the in-flight byte budget). */
   holdBytes: (n: number) => void;
   releaseBytes: (n: number) => void;
   now?: () => number;
@@ -57,10 +68,14 @@ export class BatchSink implements ArchiveSink {
   private readonly writing = new Set<Promise<void>>();
   private buffered = 0;
   private bufferedBytes = 0;
+  private stopping = false;
   private readonly now: () => number;
+
+  private readonly checks: WriteOptions;
 
   constructor(private readonly d: Deps) {
     this.now = d.now ?? Date.now;
+    this.checks = checkOptions(d.config, d.metrics, d.signal);
   }
 
   get pending(): number {
@@ -102,7 +117,19 @@ export class BatchSink implements ArchiveSink {
   }
 
   flushAll(reason: "shutdown"): void {
+    this.stopping = true;
     for (const b of [...this.open.values()]) this.close(b, reason);
+  }
+
+  closeOpen(reason: "fifo" | "budget"): void {
+    if (reason === "fifo") {
+      for (const b of [...this.open.values()]) this.close(b, reason);
+      return;
+    }
+    // Receiving waits for bytes that only a flush frees: close the batch holding the most.
+    let largest: OpenBatch | undefined;
+    for (const b of this.open.values()) if (!largest || b.charged > largest.charged) largest = b;
+    if (largest) this.close(largest, reason);
   }
 
   private openBatch(hour: number, sent: number): OpenBatch {
@@ -115,7 +142,8 @@ export class BatchSink implements ArchiveSink {
       charged: 0,
       builder: new NdjsonObjectBuilder(this.d.config.archiveCompression, (n) => {
         b.charged += n;
-        this.d.holdBytes(n);
+        if (n > 0) this.d.holdBytes(n);
+        else this.d.releaseBytes(-n);
         this.setBufferedBytes(n);
       }),
       timer: setTimeout(() => this.close(b, "age"), this.d.config.batchMaxSeconds * 1000),
@@ -148,14 +176,16 @@ export class BatchSink implements ArchiveSink {
   }
 
   private async write(b: OpenBatch, reason: FlushReason): Promise<void> {
-    const { config, metrics, log, writer } = this.d;
+    const { config, metrics, log } = this.d;
     const ids = b.members.map((m) => m.messageId);
     const count = b.members.length;
     let key: string | undefined;
     let outcome: SinkOutcome;
     const started = this.now();
     try {
-      const body = await b.builder.finish();
+      // The write budget starts before the codec's last flush, so a stuck compressor cannot hold a batch unbounded.
+      const budget = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
+      const body = await untilAborted(b.builder.finish(), budget);
       key = buildBatchKey(config.prefix, b.firstSent, ids, config.archiveCompression);
       const metadata = {
         "message-count": String(count),
@@ -165,8 +195,7 @@ export class BatchSink implements ArchiveSink {
         "archive-format": "ndjson",
         compression: config.archiveCompression,
       };
-      const signal = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
-      const res = await writer.write(key, body, metadata, signal, { contentType: NDJSON_CONTENT_TYPE });
+      const res = await this.writeRetryingOnStop(key, body, metadata, count, budget);
       metrics.archiveDuration.observe((this.now() - started) / 1000);
       if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
       metrics.batchMessages.observe(count);
@@ -194,6 +223,27 @@ export class BatchSink implements ArchiveSink {
     this.setBufferedBytes(-b.charged);
     this.setBuffered(-count);
     for (const m of b.members) m.resolve(outcome);
+  }
+
+  /**
+   * One write within S3_WRITE_BUDGET; while stopping, a write that failed for good is tried again (with backoff) until
+   * it succeeds or the shutdown deadline aborts it, whose outcome then releases the messages: a stop must not leave a
+   * batch in flight for the visibility timeout because S3 answered SlowDown for a few seconds.
+   */
+  private async writeRetryingOnStop(key: string, body: Buffer, metadata: Record<string, string>, count: number, budget: AbortSignal) {
+    const { config, writer, log } = this.d;
+    for (let round = 0; ; round++) {
+      const signal = round === 0 ? budget : AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
+      try {
+        return await writer.write(key, body, metadata, signal, { ...this.checks, contentType: NDJSON_CONTENT_TYPE });
+      } catch (err) {
+        if (!this.stopping || this.d.signal.aborted || (err instanceof ArchiveWriteError && err.sinkFatal)) throw err;
+        const waitMs = Math.min(2000, 250 * 2 ** round);
+        log.warn({ event: "batch_retry_on_shutdown", key, messages: count, round: round + 1, waitMs, err: describeError(err) }, "batch write failed while stopping; retrying within the shutdown budget");
+        await delay(waitMs, undefined, { signal: this.d.signal }).catch(() => undefined);
+        if (this.d.signal.aborted) throw err;
+      }
+    }
   }
 
   private setBuffered(delta: number): void {

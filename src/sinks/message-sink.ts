@@ -4,8 +4,8 @@ import type { Config } from "../config.js";
 import { ArchiverError, describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import type { S3Writer } from "./s3-writer.js";
-import { writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
+import type { S3Writer, WriteOptions } from "./s3-writer.js";
+import { checkOptions, writeFailure, type ArchiveSink, type SinkItem, type SinkOutcome } from "./sink.js";
 
 interface Deps {
   config: Config;
@@ -23,9 +23,11 @@ export class MessageSink implements ArchiveSink {
   private inFlight = 0;
   private shared: { signal: AbortSignal; until: number } | undefined;
   private readonly now: () => number;
+  private readonly checks: WriteOptions;
 
   constructor(private readonly d: Deps) {
     this.now = d.now ?? Date.now;
+    this.checks = checkOptions(d.config, d.metrics, d.signal);
   }
 
   get pending(): number {
@@ -53,6 +55,10 @@ export class MessageSink implements ArchiveSink {
     // Nothing is buffered: every message is written as soon as it arrives.
   }
 
+  closeOpen(): void {
+    // Nothing is buffered.
+  }
+
   async submit({ valid, json }: SinkItem): Promise<SinkOutcome> {
     const { config, metrics, writer } = this.d;
     let key: string;
@@ -66,7 +72,7 @@ export class MessageSink implements ArchiveSink {
     const started = this.now();
     this.inFlight++;
     try {
-      const res = await writer.write(key, json, metadata, this.writeSignal());
+      const res = await writer.write(key, json, metadata, this.writeSignal(), this.checks);
       metrics.archiveDuration.observe((this.now() - started) / 1000);
       if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
       if (res.outcome === "duplicate") return { status: "already_stored", key };

@@ -1,6 +1,13 @@
 import { hash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { PutObjectCommand, type S3Client, type PutObjectCommandInput, type PutObjectCommandOutput } from "@aws-sdk/client-s3";
+import {
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  type PutObjectCommandInput,
+  type PutObjectCommandOutput,
+} from "@aws-sdk/client-s3";
 import type { DeserializeHandler, DeserializeHandlerArguments } from "@smithy/types";
 import { ArchiveWriteError, bucketRegionFromError, classifyAwsError, describeWrongRegion, isRetryableReason, isSinkFatalReason } from "../errors.js";
 import type { Config } from "../config.js";
@@ -16,8 +23,22 @@ export type WriteResult =
        * duplicate delivery.
        */
       retriedAfterLostResponse?: boolean;
+      /** True when every attempt's outcome was unknown and HeadObject then found this very object stored. */
+      confirmedByCheck?: boolean;
     }
   | { outcome: "duplicate"; bytes: number; attempts: number };
+
+/** What asking S3 about a write whose outcome is unknown found (sqs_archiver_write_outcome_checks_total{result}). */
+export type OutcomeCheck = "stored" | "absent" | "unknown";
+
+export interface WriteOptions {
+  contentType?: string;
+  contentEncoding?: string;
+  /** Bound on the HeadObject asked after a write whose outcome is unknown (the write's own signal may be spent). */
+  checkTimeoutMs?: () => number;
+  /** Told the result of each such check. */
+  onCheck?: (result: OutcomeCheck, key: string) => void;
+}
 
 interface AwsError {
   name?: string;
@@ -75,7 +96,7 @@ export class S3Writer {
     content: string | Buffer,
     metadata: Record<string, string>,
     signal?: AbortSignal,
-    object: { contentType?: string; contentEncoding?: string } = {},
+    object: WriteOptions = {},
   ): Promise<WriteResult> {
     const body = typeof content === "string" ? Buffer.from(content, "utf8") : content;
     const headers = {
@@ -84,6 +105,8 @@ export class S3Writer {
     };
     const contentMd5 = hash("md5", body, "base64");
     let attempts = 0;
+    // Whether any attempt so far may have stored the object (no answer, a 500, a 409 race) without our hearing it.
+    let outcomeOpen = false;
     for (let conflict = 0; ; conflict++) {
       const command = new PutObjectCommand({
         ...this.base,
@@ -107,6 +130,7 @@ export class S3Writer {
         const callAttempts = e.$metadata?.attempts ?? 1;
         attempts += callAttempts;
         const status = e.$metadata?.httpStatusCode;
+        outcomeOpen ||= attemptLog.some(mayHaveStored) || attemptLog.length < callAttempts;
         if (status === 412 || e.name === "PreconditionFailed") {
           if (storedByEarlierAttempt(callAttempts, attemptLog)) {
             return { outcome: "archived", bytes: body.length, attempts, retriedAfterLostResponse: true };
@@ -118,6 +142,14 @@ export class S3Writer {
           continue;
         }
         const reason = status === 409 ? "conditional_conflict" : classifyAwsError(err);
+        if (outcomeOpen || reason === "conditional_conflict") {
+          // Declaring this write failed would redeliver messages whose object may exist, and in ndjson mode store them
+          // again under another key: ask S3 first. An object at the key holds exactly these messages (message mode:
+          // its id; ndjson: the hash of the batch's ids), so its existence alone makes them durable.
+          const found = await this.check(key, body, contentMd5, object);
+          object.onCheck?.(found === null ? "unknown" : found ? "stored" : "absent", key);
+          if (found) return found.ours ? { outcome: "archived", bytes: body.length, attempts, confirmedByCheck: true } : { outcome: "duplicate", bytes: body.length, attempts };
+        }
         const detail = reason === "wrong_region" ? describeWrongRegion(this.region, bucketRegionFromError(err)) : undefined;
         throw new ArchiveWriteError(
           reason,
@@ -130,6 +162,37 @@ export class S3Writer {
       }
     }
   }
+
+  /**
+   * Whether the object exists at `key` (null: could not tell). `ours` when its size matches and its ETag is our MD5 or
+   * is not an MD5 at all (SSE-KMS objects). HeadObject needs s3:GetObject; a role with only s3:PutObject and
+   * s3:ListBucket gets 403, so the same question is then asked with ListObjectsV2 on the key as prefix.
+   */
+  private async check(key: string, body: Buffer, contentMd5: string, o: WriteOptions): Promise<{ ours: boolean } | false | null> {
+    const signal = AbortSignal.timeout(o.checkTimeoutMs?.() ?? 5_000);
+    const matches = (size: number | undefined, etag: string | undefined) =>
+      size === body.length && (etag === undefined || etag === md5Etag(contentMd5) || !/^"[0-9a-f]{32}"$/.test(etag));
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.base.Bucket, Key: key }), { abortSignal: signal });
+      return { ours: matches(head.ContentLength, head.ETag) };
+    } catch (err) {
+      const status = (err as AwsError).$metadata?.httpStatusCode;
+      if (status === 404 || (err as AwsError).name === "NotFound") return false;
+      if (status !== 403) return null;
+    }
+    try {
+      const list = await this.s3.send(new ListObjectsV2Command({ Bucket: this.base.Bucket, Prefix: key, MaxKeys: 1 }), { abortSignal: signal });
+      const hit = list.Contents?.find((c) => c.Key === key);
+      return hit ? { ours: matches(hit.Size, hit.ETag) } : false;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** The ETag S3 gives a single-part object stored without SSE-KMS: the hex MD5 of its bytes, quoted. */
+function md5Etag(contentMd5: string): string {
+  return `"${Buffer.from(contentMd5, "base64").toString("hex")}"`;
 }
 
 /**

@@ -1,4 +1,6 @@
-import type { ArchiveFormat } from "../config.js";
+import type { ArchiveFormat, Config } from "../config.js";
+import type { Metrics } from "../metrics.js";
+import type { WriteOptions } from "./s3-writer.js";
 import type { ValidMessage } from "../archive/envelope.js";
 import { ArchiveWriteError, classifyAwsError, describeError } from "../errors.js";
 
@@ -31,8 +33,25 @@ export interface ArchiveSink {
   submit(item: SinkItem): Promise<SinkOutcome>;
   /** Close every open batch now and start writing it (shutdown). No-op for one object per message. */
   flushAll(reason: "shutdown"): void;
+  /**
+   * Close every open batch now without stopping: `fifo`, receives from a FIFO queue stopped bringing new messages (its
+   * groups are locked until the batch is durable); `budget`, receiving is blocked on MAX_INFLIGHT_BYTES (only the largest
+   * batch is closed). No-op for one object per message.
+   */
+  closeOpen(reason: "fifo" | "budget"): void;
   /** Messages accepted and not yet durable or failed. */
   readonly pending: number;
+}
+
+/**
+ * Options for a write: the outcome check after an unknown outcome is bounded by the request timeout (at most 5 s), or
+ * 1.5 s once the shutdown deadline has cut the write (the drain has about 3 s left then).
+ */
+export function checkOptions(config: Config, metrics: Metrics, shutdown: AbortSignal): WriteOptions {
+  return {
+    checkTimeoutMs: () => (shutdown.aborted ? 1_500 : Math.min(5_000, config.s3RequestTimeoutSeconds * 1000)),
+    onCheck: (result) => metrics.writeOutcomeChecks.inc({ result }),
+  };
 }
 
 export function isDurable(o: SinkOutcome): o is Extract<SinkOutcome, { status: "written" | "already_stored" }> {

@@ -410,6 +410,14 @@ describe("helm chart helm/sqs-archiver", () => {
       expect(tpl("config.shutdownTimeoutSeconds=60", "terminationGracePeriodSeconds=90").code).toBe(0);
     });
 
+    it("refuses a drain budget the service would refuse: shorter than waitTimeSeconds + min(5, a quarter of it)", () => {
+      const set = (v: string) => run(helm, ["template", "x", CHART, "-f", DEFAULT_VALUES, "--set", v]);
+      const short = set("config.waitTimeSeconds=20,config.shutdownTimeoutSeconds=24,terminationGracePeriodSeconds=60");
+      expect(short.code).not.toBe(0);
+      expect(short.stderr).toMatch(/config.shutdownTimeoutSeconds \(24\) must leave config.waitTimeSeconds \(20\)/);
+      expect(set("config.waitTimeSeconds=20,config.shutdownTimeoutSeconds=25,terminationGracePeriodSeconds=60").code).toBe(0);
+    });
+
     it("schema rejects unknown formats and compressions", () => {
       expect(tpl("config.archiveCompression=brotli").code).not.toBe(0);
       expect(run(helm, ["template", "x", CHART, "-f", DEFAULT_VALUES, "--set", "config.archiveFormat=parquet"]).code).not.toBe(0);

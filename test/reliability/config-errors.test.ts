@@ -49,6 +49,16 @@ describe("invalid configuration", () => {
     { name: "unknown storage class", env: { ...ok, S3_STORAGE_CLASS: "COLD" }, lines: [/^S3_STORAGE_CLASS="COLD": must be one of STANDARD/] },
     { name: "prefix with a leading slash", env: { ...ok, S3_PREFIX: "/archive/" }, lines: [/^S3_PREFIX="\/archive\/": must not start with '\/'/] },
     { name: "shutdown timeout 0", env: { ...ok, SHUTDOWN_TIMEOUT_SECONDS: "0" }, lines: [/^SHUTDOWN_TIMEOUT_SECONDS="0": must be a whole number from 1/] },
+    {
+      name: "shutdown budget shorter than the long poll plus its margin",
+      env: { ...ok, WAIT_TIME_SECONDS: "20", SHUTDOWN_TIMEOUT_SECONDS: "22" },
+      lines: [/^SHUTDOWN_TIMEOUT_SECONDS="22": must be at least 25 with WAIT_TIME_SECONDS="20"/],
+    },
+    {
+      name: "shutdown budget shorter than the default long poll",
+      env: { ...ok, SHUTDOWN_TIMEOUT_SECONDS: "10" },
+      lines: [/^SHUTDOWN_TIMEOUT_SECONDS="10": must be at least 25 with WAIT_TIME_SECONDS=.*20/],
+    },
     { name: "malformed region", env: { ...ok, AWS_REGION: "Europe" }, lines: [/^AWS_REGION="Europe": must be an AWS region/] },
     {
       name: "region neither set nor derivable",

@@ -3,7 +3,8 @@
  * the CLI (`node dist/cli/cli.js replay`) sends them to a fresh queue, and the test receives and compares them.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -20,6 +21,7 @@ import { spawn } from "node:child_process";
 import { CLI, cliEnv, plainAttributes, putNdjson, receiveAll, runCli, spawnCli } from "./helpers.js";
 
 const BUCKET = "replay-archive";
+const ROOT_DIR = fileURLToPath(new URL("../..", import.meta.url));
 const PROVENANCE = [PROVENANCE_MESSAGE_ID, PROVENANCE_SENT_TIMESTAMP];
 
 interface Sent {
@@ -193,7 +195,48 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
     expectExact(await receiveAll(backend, dst, all.length), all);
   });
 
-  it("FIFO: several groups, each in its original order, once each, with the original deduplication ids", async () => {
+  it("standard target: a SendMessageBatch whose answer is lost is sent again, so the target holds a second copy, told apart only by sqs-archiver-original-message-id (documented)", async () => {
+    const envs = tenants.slice(0, 4).map((t) => envelopes.get(t.id) as Envelope);
+    await putNdjson(backend, BUCKET, "lost-answer/", envs, "gzip");
+    const dst = await freshQueue();
+    // SQS accepts the first SendMessageBatch, its answer never arrives: the SDK retries the same entries.
+    backend.proxy.setFaults([{ match: (op) => op.name === "SendMessageBatch", action: { kind: "reset-after-forward" }, times: 1 }]);
+    try {
+      const r = await runCli(["replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "lost-answer/", "--rate", "0"], cliEnv(backend));
+      expect(r.code, r.stderr.join("\n")).toBe(0);
+      expect(r.summary()).toMatchObject({ sent: envs.length, failed: 0 });
+    } finally {
+      backend.proxy.clearFaults();
+    }
+    const got = await receiveAll(backend, dst, envs.length * 2);
+    expect(got).toHaveLength(envs.length * 2);
+    const originals = got.map((m) => m.MessageAttributes?.[PROVENANCE_MESSAGE_ID]?.StringValue).sort();
+    expect(originals).toEqual([...envs, ...envs].map((e) => e.messageId).sort());
+    const doc = readFileSync(join(ROOT_DIR, "docs/replay.md"), "utf8");
+    expect(doc).toMatch(/## Duplicates in a standard target queue/);
+    expect(doc).toMatch(/idempotent on `sqs-archiver-original-message-id`/);
+  });
+
+  it("FIFO: distinct messages whose deduplication ids collide (same body, content-based) are each replayed", async () => {
+    // The same body sent twice, 40 minutes apart, to a content-based-deduplication queue: one deduplication id, two
+    // messages. Replayed within SQS's five-minute window, the original id would make SQS drop the second.
+    const base = envelopes.get(std[4]?.id as string) as Envelope;
+    const now = Date.now();
+    const twins = [now - 50 * 60_000, now - 10 * 60_000].map((sent, i) => ({
+      ...base,
+      messageId: `00000000-0000-4000-8000-00000000000${i}`,
+      attributes: { ...base.attributes, SentTimestamp: String(sent), MessageGroupId: "twins", MessageDeduplicationId: "sha256-of-the-same-body" },
+    })) as Envelope[];
+    await putNdjson(backend, BUCKET, "twins/", twins, "gzip");
+    const dst = await freshQueue(true);
+    const r = await runCli(["replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "twins/", "--rate", "0"], cliEnv(backend));
+    expect(r.code, r.stderr.join("\n")).toBe(0);
+    const got = await receiveAll(backend, dst, 2);
+    expect(got.map((m) => m.Body)).toEqual([base.body, base.body]);
+    expect(got.map((m) => m.Attributes?.MessageDeduplicationId)).toEqual(twins.map((t) => t.messageId));
+  });
+
+  it("FIFO: several groups, each in its original order, once each, deduplication ids derived from the original message ids", async () => {
     const dst = await freshQueue(true);
     const r = await runCli(["replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "fifo/", "--rate", "0", "--concurrency", "4"], cliEnv(backend));
     expect(r.code, r.stderr.join("\n")).toBe(0);
@@ -205,7 +248,7 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
       expect(bodies).toEqual(fifo.filter((s) => s.group === g).map((s) => s.body));
     }
     const dedup = got.map((m) => m.Attributes?.MessageDeduplicationId).sort();
-    expect(dedup).toEqual(Array.from({ length: 24 }, (_, i) => `d${i}`).sort());
+    expect(dedup).toEqual(fifo.map((s) => s.id).sort());
   });
 
   it("window edges: [since, until) on SentTimestamp, RFC 3339 and Unix seconds with milliseconds", async () => {

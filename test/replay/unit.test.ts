@@ -196,9 +196,10 @@ describe("envelope parsing and attribute mapping", () => {
     expect(big.entry.MessageAttributes).toBeUndefined();
   });
 
-  it("FIFO: group and deduplication id from the envelope, else derived from the message id", () => {
-    const fifo = toReplayEntry(env({ attributes: { SentTimestamp: "5", MessageGroupId: "g", MessageDeduplicationId: "d", SequenceNumber: "18889" } }), { fifo: true, provenance: false });
-    expect(fifo.entry).toMatchObject({ MessageGroupId: "g", MessageDeduplicationId: "d" });
+  it("FIFO: group from the envelope, deduplication id always derived from the original message id (unique, stable across resends)", () => {
+    const e = env({ attributes: { SentTimestamp: "5", MessageGroupId: "g", MessageDeduplicationId: "d", SequenceNumber: "18889" } });
+    const fifo = toReplayEntry(e, { fifo: true, provenance: false });
+    expect(fifo.entry).toMatchObject({ MessageGroupId: "g", MessageDeduplicationId: e.messageId });
     expect(fifo.sequenceNumber).toBe("18889");
     const fromStd = toReplayEntry(env(), { fifo: true, provenance: false });
     expect(fromStd.entry).toMatchObject({ MessageGroupId: env().messageId, MessageDeduplicationId: env().messageId });

@@ -7,7 +7,8 @@
  * more active handles or timers after the run than before it. Prints a JSON summary.
  *
  * Knobs: SOAK_MESSAGES, SOAK_CONCURRENCY (receive loops, 16), SOAK_FAULT_RATE (0.02), SOAK_MAX_RSS_MB (512),
- * SOAK_VERIFY (all | sample: read every object back or one in 50), SOAK_FORMAT (message | ndjson: batched mode with
+ * SOAK_OUTAGE_EVERY_MS (10000: a 503 window, an S3 brownout window and a delete-failure window per cycle, from the
+ * first send on, so they land inside the drain), SOAK_VERIFY (all | sample: read every object back or one in 50), SOAK_FORMAT (message | ndjson: batched mode with
  * BATCH_MAX_SECONDS=5 and S3_REQUEST_TIMEOUT_SECONDS=5 so faulted batches come round quickly; every object is read
  * back; a message may then be in two objects, which passes only when each duplicate line is matched by a counted
  * redelivery, and a missing message always fails).
@@ -55,18 +56,26 @@ const s3 = new S3Client({ ...common, forcePathStyle: true });
 fauxqs.createBucket(BUCKET);
 const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "soak-q" }))).QueueUrl;
 
-// Random faults on every kind of call (most are absorbed by SDK retries), plus outage windows: every 20 s, S3
-// writes fail for 3 s and deletes for 2 s, so whole writes fail, messages redeliver and duplicates are detected.
+// Random faults on every kind of call (most are absorbed by SDK retries), plus outage windows that start with the
+// producer (so they land inside the drain, however short the run): every SOAK_OUTAGE_EVERY_MS (10 s), S3 writes fail
+// (503 SlowDown) for 3 s, then S3 stores writes but answers them late (a brownout: past the request timeout, so the
+// write's outcome is unknown) for 3 s, then deletes fail for 2 s. Whole writes fail, messages redeliver, and every
+// duplicate line must be matched by a counted event.
 const p = FAULT_RATE;
+const OUTAGE_EVERY_MS = Number(process.env.SOAK_OUTAGE_EVERY_MS ?? 10_000);
+const REQUEST_TIMEOUT_S = NDJSON ? 5 : 30;
 const injected = {};
 const hit = (name) => {
   injected[name] = (injected[name] ?? 0) + 1;
   return true;
 };
 let s3Down = false;
+let s3Late = false;
 let deleteDown = false;
+const outageLog = [];
 proxy.setFaults([
   { match: (op) => op.name === "PutObject" && s3Down && hit("PutObject outage 503"), action: { kind: "status", status: 503, code: "SlowDown" } },
+  { match: (op) => op.name === "PutObject" && s3Late && hit("PutObject brownout: stored, answered late"), action: { kind: "late", delayMs: (REQUEST_TIMEOUT_S + 1) * 1000 } },
   { match: (op) => op.name === "DeleteMessageBatch" && deleteDown && hit("DeleteMessageBatch outage 500"), action: { kind: "status", status: 500, code: "InternalError" } },
   { match: (op) => op.name === "PutObject" && Math.random() < p && hit("PutObject 503"), action: { kind: "status", status: 503, code: "SlowDown" } },
   { match: (op) => op.name === "PutObject" && Math.random() < p / 2 && hit("PutObject 500"), action: { kind: "status", status: 500, code: "InternalError" } },
@@ -74,14 +83,21 @@ proxy.setFaults([
   { match: (op) => op.name === "DeleteMessageBatch" && Math.random() < p / 2 && hit("DeleteMessageBatch 500"), action: { kind: "status", status: 500, code: "InternalError" } },
   { match: (op) => op.name === "ReceiveMessage" && Math.random() < p / 2 && hit("ReceiveMessage 500"), action: { kind: "status", status: 500, code: "InternalError" } },
 ]);
-const outages = setInterval(() => {
-  s3Down = true;
-  setTimeout(() => (s3Down = false), 3000);
-  setTimeout(() => {
-    deleteDown = true;
-    setTimeout(() => (deleteDown = false), 2000);
-  }, 8000);
-}, 20_000);
+let outages;
+const window = (name, setter, ms) => {
+  outageLog.push({ name, at: Date.now() });
+  setter(true);
+  setTimeout(() => setter(false), ms);
+};
+const startOutages = () => {
+  const cycle = () => {
+    window("s3_503", (v) => (s3Down = v), 3000);
+    setTimeout(() => window("s3_brownout", (v) => (s3Late = v), 3000), 3500);
+    setTimeout(() => window("delete_500", (v) => (deleteDown = v), 2000), 7000);
+  };
+  setTimeout(cycle, 2000);
+  outages = setInterval(cycle, OUTAGE_EVERY_MS);
+};
 
 // A free port chosen up front: at LOG_LEVEL=warn the "started" line that names the port is not logged.
 let logLines = 0;
@@ -201,6 +217,7 @@ const sampler = (async () => {
 
 // Producer: sends while the service consumes, 8 batches in flight.
 const started = Date.now();
+startOutages();
 const ids = new Array(N);
 let next = 0;
 const producer = async () => {
@@ -233,6 +250,7 @@ for (let ok = 0; ok < 2; ) {
 }
 const drainedMs = Date.now() - started;
 clearInterval(outages);
+const outagesInDrain = outageLog.filter((o) => o.at < started + drainedMs).map((o) => o.name);
 proxy.clearFaults();
 await sleep(5000);
 const after = await steady((a, b) => a < b);
@@ -297,8 +315,12 @@ if (NDJSON) {
     baseline,
     afterRun: end,
     archived: after.get("sqs_archiver_messages_archived_total"),
+    outagesInDrain: outagesInDrain.length,
+    outageKindsInDrain: [...new Set(outagesInDrain)],
     redeliveries: after.get("sqs_archiver_redeliveries_total"),
     archivedNotDeleted: after.get("sqs_archiver_archived_not_deleted_total"),
+    writeOutcomeChecks: Object.fromEntries([...after].filter(([key]) => key.startsWith("sqs_archiver_write_outcome_checks_total{"))),
+    batchFlushes: Object.fromEntries([...after].filter(([key]) => key.startsWith("sqs_archiver_batch_flushes_total{"))),
     batches: after.get("sqs_archiver_batches_written_total:sum"),
     s3Retries: after.get("sqs_archiver_s3_retries_total"),
     failures: Object.fromEntries([...after].filter(([key]) => key.startsWith("sqs_archiver_failures_total{"))),
@@ -311,6 +333,7 @@ if (NDJSON) {
   console.log(JSON.stringify(summary, null, 2));
   const problems = [];
   if (summary.lost) problems.push(`${summary.lost} messages lost`);
+  if (!outagesInDrain.includes("s3_brownout") || !outagesInDrain.includes("s3_503")) problems.push(`outage windows did not land inside the drain: ${JSON.stringify(outagesInDrain)}`);
   if (summary.strangers) problems.push(`${summary.strangers} lines for unknown message ids`);
   if (mismatches) problems.push(`${mismatches} bodies differ`);
   if (duplicateLines > (summary.redeliveries ?? 0)) problems.push(`${duplicateLines} duplicate lines but only ${summary.redeliveries} redeliveries counted`);
@@ -371,6 +394,8 @@ const summary = {
   afterRun: end,
   archived: after.get("sqs_archiver_messages_archived_total"),
   duplicateDeliveries: after.get("sqs_archiver_duplicate_deliveries_total"),
+  outagesInDrain: outagesInDrain.length,
+  writeOutcomeChecks: Object.fromEntries([...after].filter(([k]) => k.startsWith("sqs_archiver_write_outcome_checks_total{"))),
   s3Retries: after.get("sqs_archiver_s3_retries_total"),
   failures: Object.fromEntries([...after].filter(([k]) => k.startsWith("sqs_archiver_failures_total{"))),
   requests: Object.fromEntries([...proxy.counts]),

@@ -36,6 +36,9 @@ export type FaultAction =
   /** Forward the request upstream (it takes effect there: the object is stored, the messages received), then reset the
    * client's connection instead of answering: a response lost on the way back. */
   | { kind: "reset-after-forward" }
+  /** Store-then-answer-late: forward the request (it takes effect upstream, conditional check included) and hold the
+   * answer `delayMs` before sending it: an S3 brownout whose answers arrive after the client's timeout. */
+  | { kind: "late"; delayMs: number }
   | { kind: "hang" };
 
 export interface FaultRule {
@@ -47,6 +50,9 @@ export interface FaultRule {
   times?: number;
   /** Hits so far (maintained by the proxy). */
   hits?: number;
+  /** Wall-clock window (Date.now() ms) in which the rule applies, e.g. "answer every PUT late for 8 s". */
+  fromMs?: number;
+  untilMs?: number;
 }
 
 /**
@@ -205,6 +211,8 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
 
   const pickFault = (op: Op): FaultRule | undefined => {
     for (const rule of faults) {
+      const now = Date.now();
+      if ((rule.fromMs !== undefined && now < rule.fromMs) || (rule.untilMs !== undefined && now >= rule.untilMs)) continue;
       if (!rule.match(op)) continue;
       if (rule.times !== undefined && (rule.hits ?? 0) >= rule.times) continue;
       if (rule.probability !== undefined && random() >= rule.probability) continue;
@@ -245,7 +253,8 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
 
     const fault = pickFault(op);
     const loseResponse = fault?.action.kind === "reset-after-forward";
-    if (fault && !loseResponse) {
+    const lateBy = fault?.action.kind === "late" ? fault.action.delayMs : 0;
+    if (fault && !loseResponse && lateBy === 0) {
       const a = fault.action;
       if (a.kind === "reset") {
         req.socket.destroy();
@@ -292,7 +301,9 @@ export async function startAwsProxy(opts: ProxyOptions): Promise<AwsProxy> {
       const outHeaders: http.OutgoingHttpHeaders = { ...up.headers };
       delete outHeaders["transfer-encoding"];
       delete outHeaders["connection"];
-      outHeaders["content-length"] = String(up.body.length);
+      // A HEAD answer has no body but states the object's size: keep the upstream's.
+      if (req.method !== "HEAD" || outHeaders["content-length"] === undefined) outHeaders["content-length"] = String(up.body.length);
+      if (lateBy > 0) await new Promise((r) => setTimeout(r, lateBy));
       await respond(up.status, outHeaders, up.body);
     } catch {
       if (!res.destroyed) req.socket.destroy();

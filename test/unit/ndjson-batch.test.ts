@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { NdjsonObjectBuilder } from "../../src/archive/ndjson-batch.js";
@@ -30,6 +31,25 @@ describe("NdjsonObjectBuilder", () => {
     for (const l of lines) b.append(l);
     const out = await b.finish();
     expect(b.estimatedBytes).toBeGreaterThanOrEqual(out.length);
+  });
+
+  it("charges every line to the memory budget until the compressor has consumed it, then only its output", async () => {
+    // Incompressible ~900 KiB bodies, appended faster than the codec (on the threadpool) can take them.
+    const big = Array.from({ length: 20 }, () => JSON.stringify({ body: randomBytes(675 * 1024).toString("base64") }));
+    let charged = 0;
+    let peakUncharged = 0;
+    const b = new NdjsonObjectBuilder("gzip", (n) => (charged += n));
+    for (const l of big) {
+      b.append(l);
+      peakUncharged = Math.max(peakUncharged, b.estimatedBytes - charged);
+    }
+    const appended = big.reduce((a, l) => a + Buffer.byteLength(l) + 1, 0);
+    expect(charged).toBeGreaterThanOrEqual(appended);
+    const sampler = setInterval(() => (peakUncharged = Math.max(peakUncharged, b.estimatedBytes - charged)), 1);
+    const out = await b.finish();
+    clearInterval(sampler);
+    expect(peakUncharged).toBe(0);
+    expect(charged).toBe(out.length);
   });
 
   it("refuses lines after finish and returns the same object when finished twice", async () => {

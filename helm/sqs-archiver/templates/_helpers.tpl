@@ -203,6 +203,12 @@ Render-time guards for settings the service would refuse (exit 78) or that break
 {{- fail (printf "with config.archiveFormat ndjson, config.visibilityTimeoutSeconds (%v) must be more than config.batchMaxSeconds + 4 x config.s3RequestTimeoutSeconds (%v), or null to let the service use %v" $c.visibilityTimeoutSeconds $minVisibility (add $minVisibility 30)) -}}
 {{- end -}}
 {{- end -}}
+{{- /* Same rule as src/config.ts minShutdownSeconds: the long polls open at SIGTERM must return by themselves before the
+       stop stops waiting for them, min(5 s, a quarter of the budget) before its end. */ -}}
+{{- $shutdown := int $c.shutdownTimeoutSeconds -}}
+{{- if lt (sub $shutdown (min 5 (div (add $shutdown 3) 4))) (int $c.waitTimeSeconds) -}}
+{{- fail (printf "config.shutdownTimeoutSeconds (%v) must leave config.waitTimeSeconds (%v) plus min(5, shutdownTimeoutSeconds/4) for the long polls open at SIGTERM to return (the service refuses it with exit 78)" $c.shutdownTimeoutSeconds $c.waitTimeSeconds) -}}
+{{- end -}}
 {{- if and $c.s3KmsKeyId (ne $c.s3Sse "aws:kms") -}}
 {{- fail "config.s3KmsKeyId is only allowed with config.s3Sse: aws:kms" -}}
 {{- end -}}
