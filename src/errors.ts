@@ -218,3 +218,18 @@ export function describeError(err: unknown): { code: string; message: string } {
   const e = (err ?? {}) as AwsLikeError;
   return { code: e.name ?? e.code ?? "Error", message: String(e.message ?? err).slice(0, 500) };
 }
+
+/** A port the process must listen on is taken; the message names the variable that moves it. */
+export class PortInUseError extends ArchiverError {
+  readonly port: number;
+
+  constructor(port: number, variable: string, what: string) {
+    super("PORT_IN_USE", `port ${port} (${what}) is already in use: set ${variable} to a free port, e.g. ${variable}=${port + 1}`);
+    this.port = port;
+  }
+
+  /** `err` as a PortInUseError when it is a listen failure with EADDRINUSE, else `err` itself. */
+  static from(err: unknown, port: number, variable: string, what = "the probe and metrics server"): unknown {
+    return (err as { code?: string })?.code === "EADDRINUSE" ? new PortInUseError(port, variable, what) : err;
+  }
+}
