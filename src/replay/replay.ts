@@ -2,7 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Envelope } from "../archive/envelope.js";
 import { hourPath } from "../archive/format.js";
-import { classifyAwsError, describeError } from "../errors.js";
+import { classifyAwsError, describeError, isRetryableReason } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { CheckpointWriter, type CheckpointState } from "./checkpoint.js";
 import { matchesFilters, type Filter } from "./filter.js";
@@ -12,6 +12,7 @@ import { BatchCounter, compareSequenceNumbers, isFifoQueueUrl, queueIdentity, to
 import { RateLimiter } from "./rate-limiter.js";
 import { listWindow, readObject, type ListedObject, type ReadCounters } from "../archive/read.js";
 import { Sender, type Outgoing } from "./sender.js";
+import { checkTarget } from "./target-check.js";
 
 /**
  * The replay engine: list the window's hour prefixes, read both layouts, keep messages whose SentTimestamp is in
@@ -70,7 +71,7 @@ export interface DryRunReport {
 export interface ReplayResult {
   stats: ReplayStats;
   /** Why the replay stopped early: interrupted (Ctrl-C), refused (same queue without --yes), or a fatal reason. */
-  stopped?: { reason: "interrupted" | "refused" | "fatal"; detail: string };
+  stopped?: { reason: "interrupted" | "refused" | "fatal" | "target"; detail: string };
   dryRun?: DryRunReport;
   durationMs: number;
 }
@@ -127,6 +128,7 @@ export class Replay {
   private readonly seen = new Set<string>();
   private readonly abort = new AbortController();
   private stopReason: ReplayResult["stopped"];
+  private targetChecks = 0;
   private sender: Sender<Item> | undefined;
   private journal: CheckpointWriter | undefined;
   private readonly fifo: boolean;
@@ -149,7 +151,7 @@ export class Replay {
   }
 
   /** Ctrl-C: stop reading, send nothing new, let in-flight requests finish. */
-  stop(reason: "interrupted" | "refused" | "fatal" = "interrupted", detail = "stopped by signal"): void {
+  stop(reason: NonNullable<ReplayResult["stopped"]>["reason"] = "interrupted", detail = "stopped by signal"): void {
     if (!this.stopReason) this.stopReason = { reason, detail };
     this.sender?.stop();
   }
@@ -182,6 +184,7 @@ export class Replay {
         { event: "replay_start", since: new Date(o.sinceMs).toISOString(), until: new Date(o.untilMs).toISOString(), to: o.to, bucket: o.bucket, prefix: o.prefix, filters: o.filterTexts, rate: o.rate, concurrency: o.concurrency, fifo: this.fifo, dryRun: o.dryRun, resumed: Boolean(o.checkpoint) },
         "replay starting",
       );
+      if (!(await this.targetUsable())) return this.result(t0);
       const { objects, ignored } = await listWindow(this.s3, o.bucket, o.prefix, o.sinceMs, o.untilMs, this.counters, this.abort.signal, (key) =>
         this.log.warn({ event: "object_ignored", key }, "not an archive object (name and extension): skipped"),
       );
@@ -233,12 +236,30 @@ export class Replay {
       this.stats.s3ListRequests = this.counters.listRequests;
       this.stats.s3GetRequests = this.counters.getRequests;
       this.stats.bytesRead = this.counters.bytesRead;
-      this.stats.sqsRequests = this.sender.requests;
+      this.stats.sqsRequests = this.sender.requests + this.targetChecks;
     }
+    return this.result(t0);
+  }
+
+  private result(t0: number): ReplayResult {
     const result: ReplayResult = { stats: this.stats, durationMs: Math.round(performance.now() - t0) };
     if (this.stopReason) result.stopped = this.stopReason;
-    if (o.dryRun) result.dryRun = this.dryReport();
+    if (this.o.dryRun) result.dryRun = this.dryReport();
     return result;
+  }
+
+  /** A queue that does not exist or may not be written stops the replay before any read, with one reason. */
+  private async targetUsable(): Promise<boolean> {
+    const check = await checkTarget(this.sqs, this.o.to, this.abort.signal);
+    this.targetChecks++;
+    if (check.ok || this.stopping) return !this.stopping;
+    if (isRetryableReason(check.reason)) {
+      // Throttled or unreachable for now: the sends retry and report for themselves.
+      this.log.warn({ event: "replay_target_unchecked", to: this.o.to, reason: check.reason, error: check.detail }, "could not check the target queue; sending anyway");
+      return true;
+    }
+    this.stop("target", `${check.reason}: cannot send to ${this.o.to} (${check.detail})`);
+    return false;
   }
 
   private async readOne(ob: ListedObject, deliver: (it: Item) => Promise<void> | void): Promise<void> {
