@@ -390,8 +390,8 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
       child.stdout.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
       child.on("close", () => resolve(stdout));
     });
-    // eslint-disable-next-line no-control-regex
     // Each redraw starts with a cursor movement: split there.
+    // eslint-disable-next-line no-control-regex
     const screenLines = out.split(/\x1b\[[0-9;?]*[A-Za-z]|[\r\n]+/);
     const bars = screenLines.filter((l) => /^replay\b.*\d+%/.test(l));
     expect(bars.length, JSON.stringify(out)).toBeGreaterThan(0);
