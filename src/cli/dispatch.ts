@@ -1,4 +1,4 @@
-import { loadConfig, type Config } from "../config.js";
+import { configWarnings, loadConfig, type Config } from "../config.js";
 import { ArchiverError, ConfigError, PortInUseError } from "../errors.js";
 import { createLogger } from "../logger.js";
 import { ArchiverService } from "../service.js";
@@ -87,6 +87,7 @@ async function runService(argv: string[], proc: Proc): Promise<void> {
   }
   // Log lines are written synchronously (see logger.ts): whatever was logged before process.exit is in the pipe.
   const log = createLogger(config.logLevel);
+  for (const warning of configWarnings(proc.env, config)) log.warn({ event: "config_warning" }, warning);
   const service = new ArchiverService({ config, log, version: packageVersion(), nodeVersion: proc.versions.node });
   onSignals(proc, async (signal) => {
     log.info({ event: "signal", signal }, "signal received");

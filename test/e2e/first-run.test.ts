@@ -11,7 +11,8 @@ import { createServer, type Server } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findOldNode } from "../support/old-node.js";
-import { freePort, isolatedEnv, MAIN, ROOT } from "../support/process.js";
+import { waitFor } from "../support/harness.js";
+import { freePort, isolatedEnv, MAIN, ROOT, spawnService } from "../support/process.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/cli.js", import.meta.url));
 const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8")) as { version: string }).version;
@@ -119,5 +120,21 @@ describe("a port already in use", () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(`port ${port}`);
     expect(errors[0]).toContain(`set ${variable}`);
+  });
+});
+
+describe("configuration warnings", () => {
+  it("a batched-only variable in message mode: one warning line naming it, and the service runs", async () => {
+    const svc = spawnService(
+      isolatedEnv({ SQS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/q", S3_BUCKET_NAME: "arch-bucket", AWS_ENDPOINT_URL: "http://127.0.0.1:9", HEALTH_PORT: "0", BATCH_MAX_SECONDS: "10", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b" }),
+    );
+    try {
+      await waitFor(() => svc.events("started")[0], 20_000);
+      const warnings = svc.events("config_warning");
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ level: "warn", msg: expect.stringMatching(/^BATCH_MAX_SECONDS="10": has no effect with ARCHIVE_FORMAT=message/) });
+    } finally {
+      svc.child.kill("SIGKILL");
+    }
   });
 });
