@@ -1,12 +1,15 @@
+import type { ArchiverCode, AwsReason } from "./reasons.js";
+
 /**
- * Typed errors with stable codes. The `code` is what appears in log lines (`err.code`) and as the
- * `reason` label of `sqs_archiver_failures_total`, so codes are part of the public contract: add, never rename.
+ * The base of every typed error in src/ (test/unit/reasons.test.ts checks there is no other). The `code`, one of the
+ * catalogue in reasons.ts, is what appears in log lines (`err.code`) and as the `reason` label of
+ * `sqs_archiver_failures_total`, so codes are part of the public contract: add, never rename.
  */
 export class ArchiverError extends Error {
-  readonly code: string;
+  readonly code: ArchiverCode;
   override readonly cause?: unknown;
 
-  constructor(code: string, message: string, cause?: unknown) {
+  constructor(code: ArchiverCode, message: string, cause?: unknown) {
     super(message);
     this.name = new.target.name;
     this.code = code;
@@ -46,7 +49,7 @@ export class ArchiveWriteError extends ArchiverError {
   /** What an operator should know beyond the reason (e.g. the bucket's real region); shown on /ready. */
   readonly detail: string | undefined;
 
-  constructor(reason: string, message: string, cause: unknown, retryable: boolean, sinkFatal: boolean, detail?: string) {
+  constructor(reason: AwsReason | "conditional_conflict", message: string, cause: unknown, retryable: boolean, sinkFatal: boolean, detail?: string) {
     super(reason, message, cause);
     this.retryable = retryable;
     this.sinkFatal = sinkFatal;
@@ -120,7 +123,7 @@ const CREDENTIALS = new Set([
  * AWS error names come in several forms (`AWS.SimpleQueueService.NonExistentQueue`, `QueueDoesNotExist`), so
  * matching is by suffix as well as exact name.
  */
-export function classifyAwsError(err: unknown): string {
+export function classifyAwsError(err: unknown): AwsReason {
   const e = (err ?? {}) as AwsLikeError;
   const name = e.name ?? "";
   const code = e.code ?? "";

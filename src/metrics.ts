@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { FLUSH_REASONS } from "./reasons.js";
 
 export const METRIC_PREFIX = "sqs_archiver_";
 
@@ -132,7 +133,7 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
     }),
     batchFlushes: new Counter({
       name: `${p}batch_flushes_total`,
-      help: "ndjson batches closed, by reason (count, bytes, age, hour, shutdown)",
+      help: `ndjson batches closed, by reason (${FLUSH_REASONS.join(", ")})`,
       labelNames: ["reason"] as const,
       registers,
     }),
@@ -148,6 +149,6 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
   m.buildInfo.set({ version, node_version: nodeVersion }, 1);
   for (const result of ["messages", "empty", "error"]) m.receiveRequests.inc({ result }, 0);
   for (const outcome of ["written", "already_stored"]) m.batchesWritten.inc({ outcome }, 0);
-  for (const reason of ["count", "bytes", "age", "hour", "shutdown"]) m.batchFlushes.inc({ reason }, 0);
+  for (const reason of FLUSH_REASONS) m.batchFlushes.inc({ reason }, 0);
   return m;
 }

@@ -2,7 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Envelope } from "../archive/envelope.js";
 import { hourPath } from "../archive/format.js";
-import { classifyAwsError, describeError, isRetryableReason } from "../errors.js";
+import { ArchiverError, classifyAwsError, describeError, isRetryableReason } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { CheckpointWriter, type CheckpointState } from "./checkpoint.js";
 import { matchesFilters, type Filter } from "./filter.js";
@@ -88,7 +88,12 @@ interface Item extends Outgoing {
   sentMs: number;
 }
 
-export class SameQueueError extends Error {}
+/** The archive came from the queue --to names, without --yes: the replay stops before sending any of it. */
+export class SameQueueError extends ArchiverError {
+  constructor(detail: string) {
+    super("SAME_QUEUE", detail);
+  }
+}
 
 async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>, stopped: () => boolean): Promise<void> {
   let i = 0;

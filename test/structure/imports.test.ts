@@ -1,5 +1,6 @@
 /** No import cycle in src/: static imports, re-exports and dynamic import("…") of relative modules. */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { sourceFiles } from "../support/source-files.js";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,10 +8,6 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 const SRC = fileURLToPath(new URL("../../src", import.meta.url));
-
-export function sourceFiles(dir = SRC): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
-}
 
 function importsOf(file: string): string[] {
   const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
@@ -30,7 +27,7 @@ function importsOf(file: string): string[] {
 }
 
 /** Every cycle's members (strongly connected components of more than one module, or a module importing itself). */
-export function importCycles(files: string[]): string[][] {
+function importCycles(files: string[]): string[][] {
   const graph = new Map(files.map((f) => [f, importsOf(f)]));
   let index = 0;
   const idx = new Map<string, number>();
