@@ -136,27 +136,37 @@ export function awsSettings(env: Env, queueUrl: string | undefined, sockets: num
   return { aws: { region: region as string, s3Region: s3Region as string, sqsEndpoint, s3Endpoint, s3ForcePathStyle: fps === "true", sockets }, logLevel };
 }
 
-export function parseReplayArgs(argv: string[], env: Env, nowMs: number): ReplayCliOptions | "help" {
-  const { values } = parse(
-    argv,
-    {
-      since: { type: "string" },
-      until: { type: "string" },
-      to: { type: "string" },
-      bucket: { type: "string" },
-      prefix: { type: "string" },
-      filter: { type: "string", multiple: true },
-      rate: { type: "string" },
-      concurrency: { type: "string" },
-      "dry-run": { type: "boolean" },
-      checkpoint: { type: "string" },
-      yes: { type: "boolean" },
-      "no-provenance": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  );
-  const v = values as Record<string, string | boolean | string[] | undefined>;
-  if (v.help) return "help";
+const REPLAY_OPTIONS = {
+  since: { type: "string" },
+  until: { type: "string" },
+  to: { type: "string" },
+  bucket: { type: "string" },
+  prefix: { type: "string" },
+  filter: { type: "string", multiple: true },
+  rate: { type: "string" },
+  concurrency: { type: "string" },
+  "dry-run": { type: "boolean" },
+  checkpoint: { type: "string" },
+  yes: { type: "boolean" },
+  "no-provenance": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** A numeric flag in [min, max] (whole when `int`), or its default when absent. */
+function numberFlag(v: Values, name: string, def: number, range: { min: number; max: number; int: boolean; hint?: string }): number {
+  const raw = v[name];
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (String(raw).trim() === "" || !Number.isFinite(n) || n < range.min || n > range.max || (range.int && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} ${JSON.stringify(raw)}: must be ${range.int ? "a whole number" : "a number"} from ${range.min} to ${range.max}${range.hint ?? ""}`);
+  }
+  return n;
+}
+
+/** --since/--until and --to, the flags every replay needs. */
+function windowAndTarget(v: Values, nowMs: number): { since: TimeSpec; until: TimeSpec; to: string } {
   if (typeof v.since !== "string") throw new UsageError("--since is required (RFC 3339, Unix seconds or a duration such as 2h)");
   if (typeof v.to !== "string") throw new UsageError("--to QUEUE_URL is required");
   const badTo = queueUrlProblem(v.to);
@@ -166,43 +176,29 @@ export function parseReplayArgs(argv: string[], env: Env, nowMs: number): Replay
   if (since.ms >= until.ms) {
     throw new UsageError(`--since ${v.since} (${new Date(since.ms).toISOString()}) must be before --until ${until.input} (${new Date(until.ms).toISOString()})`);
   }
-  const num = (name: string, def: number, min: number, max: number, int: boolean, hint = "") => {
-    const raw = v[name];
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (String(raw).trim() === "" || !Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) {
-      throw new UsageError(`--${name} ${JSON.stringify(raw)}: must be ${int ? "a whole number" : "a number"} from ${min} to ${max}${hint}`);
-    }
-    return n;
-  };
-  const rate = num("rate", DEFAULT_RATE, 0, 1_000_000, false, " messages per second (0 = unlimited)");
-  const concurrency = num("concurrency", DEFAULT_CONCURRENCY, 1, 256, true);
+  return { since, until, to: v.to };
+}
+
+export function parseReplayArgs(argv: string[], env: Env, nowMs: number): ReplayCliOptions | "help" {
+  const v = parse(argv, REPLAY_OPTIONS).values as Values;
+  if (v.help) return "help";
+  const { since, until, to } = windowAndTarget(v, nowMs);
+  const rate = numberFlag(v, "rate", DEFAULT_RATE, { min: 0, max: 1_000_000, int: false, hint: " messages per second (0 = unlimited)" });
+  const concurrency = numberFlag(v, "concurrency", DEFAULT_CONCURRENCY, { min: 1, max: 256, int: true });
   const filterTexts = (v.filter as string[] | undefined) ?? [];
   const filters = filterTexts.map(parseFilter);
   if (v.checkpoint === "") throw new UsageError("--checkpoint needs a file name");
-
   // Every configuration problem in one pass: the archive's variables and the AWS ones.
   const problems: string[] = [];
   const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
-  const { aws, logLevel } = awsSettings(env, v.to, Math.max(32, concurrency * 2 + 8), problems);
+  const { aws, logLevel } = awsSettings(env, to, Math.max(32, concurrency * 2 + 8), problems);
   if (problems.length) throw new ConfigError(problems);
-
   return {
-    since,
-    until,
-    to: v.to,
-    bucket,
-    prefix,
-    filterTexts,
-    filters,
-    rate,
-    concurrency,
+    since, until, to, bucket, prefix, filterTexts, filters, rate, concurrency, logLevel, aws,
     dryRun: Boolean(v["dry-run"]),
     checkpoint: v.checkpoint as string | undefined,
     yes: Boolean(v.yes),
     provenance: !v["no-provenance"],
-    logLevel,
-    aws,
   };
 }
 
