@@ -1,5 +1,7 @@
 import convict from "convict";
+import { S3_MAX_ATTEMPTS } from "./aws/sdk-settings.js";
 import { ConfigError } from "./errors.js";
+import { bucketProblem, LOG_LEVELS, prefixProblem, queueUrlProblem, regionProblem, urlProblem, type LogLevel } from "./validators.js";
 
 /**
  * Configuration comes only from environment variables (names kept compatible with the original sqs-processor
@@ -28,17 +30,8 @@ export type ArchiveFormat = (typeof ARCHIVE_FORMATS)[number];
 export const ARCHIVE_COMPRESSIONS = ["gzip", "zstd", "none"] as const;
 export type ArchiveCompression = (typeof ARCHIVE_COMPRESSIONS)[number];
 
-/** PutObject attempts per write (SDK standard retry mode); the write budget below is derived from it. */
-export const S3_MAX_ATTEMPTS = 4;
-
-/** SQS client attempts per call (SDK standard retry mode), long polls included. */
-export const SQS_MAX_ATTEMPTS = 3;
-
-/**
- * Slack the SQS client's per-attempt timeout adds to WAIT_TIME_SECONDS (a long poll holds its request open for the
- * whole wait, so the timeout must outlast it).
- */
-export const SQS_REQUEST_TIMEOUT_SLACK_SECONDS = 10;
+/** Defined with the clients they configure (aws/sdk-settings.ts); re-exported for modules that read config.js. */
+export { S3_MAX_ATTEMPTS, SQS_MAX_ATTEMPTS, SQS_REQUEST_TIMEOUT_SLACK_SECONDS } from "./aws/sdk-settings.js";
 
 /**
  * Overall bound on one SQS call made while handling a batch (DeleteMessageBatch, ChangeMessageVisibilityBatch: all
@@ -53,8 +46,7 @@ export const SQS_DELETE_TRIES = 2;
 export const RECEIVE_BACKOFF_MAX_MS = 20_000;
 export const SINK_BACKOFF_MAX_MS = 30_000;
 
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel };
 
 export interface Config {
   readonly queueUrl: string;
@@ -129,53 +121,26 @@ function oneOf(values: readonly string[]) {
   };
 }
 
-function queueUrl(value: unknown): void {
-  if (value === null || value === undefined || value === "") throw new Error("is required (the SQS queue URL)");
-  let url: URL;
-  try {
-    url = new URL(String(value));
-  } catch {
-    throw new Error("must be an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/my-queue");
-  }
-  const parts = url.pathname.split("/").filter(Boolean);
-  if (!/^https?:$/.test(url.protocol) || parts.length !== 2 || !/^[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(parts[1] ?? "")) {
-    throw new Error("must be an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/my-queue");
-  }
+/** A convict format from a shared validator (src/validators.ts); `required` names what an unset value is. */
+function checked(problemOf: (v: string) => string | undefined, required?: string) {
+  return (value: unknown): void => {
+    if (value === null || value === undefined || value === "") {
+      if (required) throw new Error(`is required (${required})`);
+      return;
+    }
+    const problem = problemOf(String(value));
+    if (problem) throw new Error(problem);
+  };
 }
 
-function bucketName(value: unknown): void {
-  if (value === null || value === undefined || value === "") throw new Error("is required (the S3 bucket name)");
-  const v = String(value);
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) || v.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(v)) {
-    throw new Error("must be a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-'; no ARN, no s3:// prefix)");
-  }
-}
-
-function prefix(value: unknown): void {
-  const v = String(value ?? "");
-  if (v.startsWith("/")) throw new Error("must not start with '/' (S3 keys have no leading slash)");
-  if (Buffer.byteLength(v, "utf8") > 512) throw new Error("must be at most 512 bytes");
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(v)) throw new Error("must not contain control characters");
-}
-
-function optionalUrl(value: unknown): void {
-  if (value === null || value === undefined || value === "") return;
-  try {
-    const u = new URL(String(value));
-    if (!/^https?:$/.test(u.protocol)) throw new Error("bad protocol");
-  } catch {
-    throw new Error("must be an http(s) URL");
-  }
-}
+const queueUrl = checked(queueUrlProblem, "the SQS queue URL");
+const bucketName = checked(bucketProblem, "the S3 bucket name");
+const prefix = checked(prefixProblem);
+const optionalUrl = checked(urlProblem);
+const region = checked(regionProblem);
 
 function optionalString(value: unknown): void {
   if (value !== null && value !== undefined && typeof value !== "string") throw new Error("must be a string");
-}
-
-function region(value: unknown): void {
-  if (value === null || value === undefined || value === "") return;
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(String(value))) throw new Error("must be an AWS region such as eu-west-1");
 }
 
 const schema = {
@@ -294,15 +259,70 @@ export function minNdjsonVisibilitySeconds(c: { batchMaxSeconds: number; s3Write
   return c.batchMaxSeconds + c.s3WriteBudgetSeconds;
 }
 
-export function loadConfig(env: Env, runtime: RuntimeInfo = {}): Config {
+type Raw = Record<string, unknown>;
+
+/**
+ * A rule between variables, checked once each of the variables it `uses` is valid on its own, so a single run
+ * reports every problem: the per-variable ones and these.
+ */
+interface CrossRule {
+  uses: readonly string[];
+  check(raw: Raw, given: Readonly<Record<string, string>>): string | undefined;
+}
+
+const CROSS_RULES: readonly CrossRule[] = [
+  {
+    uses: ["S3_SSE", "S3_KMS_KEY_ID"],
+    check: (raw) =>
+      raw.S3_SSE !== "aws:kms" && raw.S3_KMS_KEY_ID
+        ? `S3_KMS_KEY_ID=${show(raw.S3_KMS_KEY_ID)}: is only allowed with S3_SSE=aws:kms (S3_SSE is ${show(raw.S3_SSE)})`
+        : undefined,
+  },
+  {
+    uses: ["ARCHIVE_FORMAT", "VISIBILITY_TIMEOUT_SECONDS", "BATCH_MAX_SECONDS", "S3_REQUEST_TIMEOUT_SECONDS"],
+    check(raw, given) {
+      if (raw.ARCHIVE_FORMAT !== "ndjson" || given.VISIBILITY_TIMEOUT_SECONDS === undefined) return undefined;
+      const need = minNdjsonVisibilitySeconds({
+        batchMaxSeconds: raw.BATCH_MAX_SECONDS as number,
+        s3WriteBudgetSeconds: S3_MAX_ATTEMPTS * (raw.S3_REQUEST_TIMEOUT_SECONDS as number),
+      });
+      if ((raw.VISIBILITY_TIMEOUT_SECONDS as number) > need) return undefined;
+      return `VISIBILITY_TIMEOUT_SECONDS=${show(given.VISIBILITY_TIMEOUT_SECONDS)}: must be more than BATCH_MAX_SECONDS + ${S3_MAX_ATTEMPTS} x S3_REQUEST_TIMEOUT_SECONDS = ${need} with ARCHIVE_FORMAT=ndjson (a batch's messages must stay invisible until its object is written); raise it, or lower BATCH_MAX_SECONDS or S3_REQUEST_TIMEOUT_SECONDS`;
+    },
+  },
+  {
+    uses: ["WAIT_TIME_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS"],
+    check(raw, given) {
+      const wait = raw.WAIT_TIME_SECONDS as number;
+      const shutdown = raw.SHUTDOWN_TIMEOUT_SECONDS as number;
+      if (shutdown >= minShutdownSeconds(wait)) return undefined;
+      return `SHUTDOWN_TIMEOUT_SECONDS=${show(given.SHUTDOWN_TIMEOUT_SECONDS ?? shutdown)}: must be at least ${minShutdownSeconds(wait)} with WAIT_TIME_SECONDS=${show(given.WAIT_TIME_SECONDS ?? wait)} (the long polls open at SIGTERM must return before the stop stops waiting for them, min(5 s, a quarter of the budget) before its end; an aborted poll can still be handed messages nobody processes); raise SHUTDOWN_TIMEOUT_SECONDS or lower WAIT_TIME_SECONDS`;
+    },
+  },
+  {
+    uses: ["AWS_REGION", "SQS_QUEUE_URL"],
+    check: (raw) =>
+      !raw.AWS_REGION && !regionFromQueueUrl(String(raw.SQS_QUEUE_URL))
+        ? `AWS_REGION=(unset): is required when the region cannot be derived from SQS_QUEUE_URL host (${new URL(String(raw.SQS_QUEUE_URL)).hostname})`
+        : undefined,
+  },
+];
+
+/** Batched mode's own variables: set with ARCHIVE_FORMAT=message they change nothing, which deserves a warning. */
+export const BATCHED_ONLY_VARS = ["ARCHIVE_COMPRESSION", "BATCH_MAX_MESSAGES", "BATCH_MAX_BYTES", "BATCH_MAX_SECONDS"] as const;
+
+/** Settings that are valid but have no effect as configured: one line each, logged at start-up as warnings. */
+export function configWarnings(env: Env, config: Pick<Config, "archiveFormat">): string[] {
+  if (config.archiveFormat === "ndjson") return [];
+  return BATCHED_ONLY_VARS.filter((k) => env[k] !== undefined && env[k] !== "").map(
+    (k) => `${k}=${show(env[k])}: has no effect with ARCHIVE_FORMAT=message (it applies to batched mode, ARCHIVE_FORMAT=ndjson)`,
+  );
+}
+
+/** convict's per-variable check: one "NAME=VALUE: reason" line per bad variable, and the bad names. */
+function schemaProblems(c: convict.Config<Raw>, given: Readonly<Record<string, string>>): { problems: string[]; bad: Set<string> } {
   const problems: string[] = [];
-  // Empty strings mean "unset" (a ConfigMap key left blank), so defaults apply.
-  const given: Record<string, string> = {};
-  for (const name of Object.keys(schema)) {
-    const v = env[name];
-    if (v !== undefined && v !== "") given[name] = v;
-  }
-  const c = convict(schema as unknown as convict.Schema<Record<string, unknown>>, { env: given, args: [] });
+  const bad = new Set<string>();
   try {
     c.validate({ allowed: "strict" });
   } catch (err) {
@@ -311,42 +331,34 @@ export function loadConfig(env: Env, runtime: RuntimeInfo = {}): Config {
       const m = /^([A-Z0-9_]+): (.*?)(?:: value was .*)?$/s.exec(line.trim());
       if (!m) continue;
       const name = m[1] as string;
+      bad.add(name);
       problems.push(`${name}=${show(given[name])}: ${m[2]}`);
     }
     if (problems.length === 0) problems.push((err as Error).message);
   }
-  const raw = c.getProperties();
+  return { problems, bad };
+}
 
-  if (problems.length === 0) {
-    if (raw.S3_SSE !== "aws:kms" && raw.S3_KMS_KEY_ID) {
-      problems.push(`S3_KMS_KEY_ID=${show(raw.S3_KMS_KEY_ID)}: is only allowed with S3_SSE=aws:kms (S3_SSE is ${show(raw.S3_SSE)})`);
-    }
-    if (raw.ARCHIVE_FORMAT === "ndjson" && given.VISIBILITY_TIMEOUT_SECONDS !== undefined) {
-      const need = minNdjsonVisibilitySeconds({
-        batchMaxSeconds: raw.BATCH_MAX_SECONDS as number,
-        s3WriteBudgetSeconds: S3_MAX_ATTEMPTS * (raw.S3_REQUEST_TIMEOUT_SECONDS as number),
-      });
-      if ((raw.VISIBILITY_TIMEOUT_SECONDS as number) <= need) {
-        problems.push(
-          `VISIBILITY_TIMEOUT_SECONDS=${show(given.VISIBILITY_TIMEOUT_SECONDS)}: must be more than BATCH_MAX_SECONDS + ${S3_MAX_ATTEMPTS} x S3_REQUEST_TIMEOUT_SECONDS = ${need} with ARCHIVE_FORMAT=ndjson (a batch's messages must stay invisible until its object is written); raise it, or lower BATCH_MAX_SECONDS or S3_REQUEST_TIMEOUT_SECONDS`,
-        );
-      }
-    }
-    const wait = raw.WAIT_TIME_SECONDS as number;
-    const shutdown = raw.SHUTDOWN_TIMEOUT_SECONDS as number;
-    if (shutdown < minShutdownSeconds(wait)) {
-      problems.push(
-        `SHUTDOWN_TIMEOUT_SECONDS=${show(given.SHUTDOWN_TIMEOUT_SECONDS ?? shutdown)}: must be at least ${minShutdownSeconds(wait)} with WAIT_TIME_SECONDS=${show(given.WAIT_TIME_SECONDS ?? wait)} (the long polls open at SIGTERM must return before the stop stops waiting for them, min(5 s, a quarter of the budget) before its end; an aborted poll can still be handed messages nobody processes); raise SHUTDOWN_TIMEOUT_SECONDS or lower WAIT_TIME_SECONDS`,
-      );
-    }
-    if (!raw.AWS_REGION && !regionFromQueueUrl(String(raw.SQS_QUEUE_URL))) {
-      problems.push(
-        `AWS_REGION=(unset): is required when the region cannot be derived from SQS_QUEUE_URL host (${new URL(String(raw.SQS_QUEUE_URL)).hostname})`,
-      );
-    }
+export function loadConfig(env: Env, runtime: RuntimeInfo = {}): Config {
+  // Empty strings mean "unset" (a ConfigMap key left blank), so defaults apply.
+  const given: Record<string, string> = {};
+  for (const name of Object.keys(schema)) {
+    const v = env[name];
+    if (v !== undefined && v !== "") given[name] = v;
+  }
+  const c = convict(schema as unknown as convict.Schema<Raw>, { env: given, args: [] });
+  const { problems, bad } = schemaProblems(c, given);
+  const raw = c.getProperties();
+  for (const rule of CROSS_RULES) {
+    if (rule.uses.some((n) => bad.has(n))) continue;
+    const problem = rule.check(raw, given);
+    if (problem) problems.push(problem);
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  return buildConfig(raw, given, runtime);
+}
 
+function buildConfig(raw: Raw, given: Readonly<Record<string, string>>, runtime: RuntimeInfo): Config {
   const str = (k: string) => String(raw[k] ?? "");
   const s3WriteBudgetSeconds = S3_MAX_ATTEMPTS * (raw.S3_REQUEST_TIMEOUT_SECONDS as number);
   const batchMaxSeconds = raw.BATCH_MAX_SECONDS as number;

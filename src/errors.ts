@@ -1,12 +1,15 @@
+import type { ArchiverCode, AwsReason } from "./reasons.js";
+
 /**
- * Typed errors with stable codes. The `code` is what appears in log lines (`err.code`) and as the
- * `reason` label of `sqs_archiver_failures_total`, so codes are part of the public contract: add, never rename.
+ * The base of every typed error in src/ (test/unit/reasons.test.ts checks there is no other). The `code`, one of the
+ * catalogue in reasons.ts, is what appears in log lines (`err.code`) and as the `reason` label of
+ * `sqs_archiver_failures_total`, so codes are part of the public contract: add, never rename.
  */
 export class ArchiverError extends Error {
-  readonly code: string;
+  readonly code: ArchiverCode;
   override readonly cause?: unknown;
 
-  constructor(code: string, message: string, cause?: unknown) {
+  constructor(code: ArchiverCode, message: string, cause?: unknown) {
     super(message);
     this.name = new.target.name;
     this.code = code;
@@ -46,7 +49,7 @@ export class ArchiveWriteError extends ArchiverError {
   /** What an operator should know beyond the reason (e.g. the bucket's real region); shown on /ready. */
   readonly detail: string | undefined;
 
-  constructor(reason: string, message: string, cause: unknown, retryable: boolean, sinkFatal: boolean, detail?: string) {
+  constructor(reason: AwsReason | "conditional_conflict", message: string, cause: unknown, retryable: boolean, sinkFatal: boolean, detail?: string) {
     super(reason, message, cause);
     this.retryable = retryable;
     this.sinkFatal = sinkFatal;
@@ -120,7 +123,7 @@ const CREDENTIALS = new Set([
  * AWS error names come in several forms (`AWS.SimpleQueueService.NonExistentQueue`, `QueueDoesNotExist`), so
  * matching is by suffix as well as exact name.
  */
-export function classifyAwsError(err: unknown): string {
+export function classifyAwsError(err: unknown): AwsReason {
   const e = (err ?? {}) as AwsLikeError;
   const name = e.name ?? "";
   const code = e.code ?? "";
@@ -217,4 +220,19 @@ export function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof ArchiverError) return { code: err.code, message: err.message };
   const e = (err ?? {}) as AwsLikeError;
   return { code: e.name ?? e.code ?? "Error", message: String(e.message ?? err).slice(0, 500) };
+}
+
+/** A port the process must listen on is taken; the message names the variable that moves it. */
+export class PortInUseError extends ArchiverError {
+  readonly port: number;
+
+  constructor(port: number, variable: string, what: string) {
+    super("PORT_IN_USE", `port ${port} (${what}) is already in use: set ${variable} to a free port, e.g. ${variable}=${port + 1}`);
+    this.port = port;
+  }
+
+  /** `err` as a PortInUseError when it is a listen failure with EADDRINUSE, else `err` itself. */
+  static from(err: unknown, port: number, variable: string, what = "the probe and metrics server"): unknown {
+    return (err as { code?: string })?.code === "EADDRINUSE" ? new PortInUseError(port, variable, what) : err;
+  }
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { FLUSH_REASONS } from "./reasons.js";
 
 export const METRIC_PREFIX = "sqs_archiver_";
 
@@ -37,125 +38,67 @@ export interface Metrics {
   readonly buildInfo: Gauge<"version" | "node_version">;
 }
 
+/** Metric constructors bound to one registry and the name prefix. */
+function factory(registry: Registry) {
+  const registers = [registry];
+  return {
+    counter: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Counter<L>({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers }),
+    gauge: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Gauge<L>({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers }),
+    histogram: (name: string, help: string, buckets: number[]) => new Histogram({ name: `${METRIC_PREFIX}${name}`, help, buckets, registers }),
+  };
+}
+
 export function createMetrics(version: string, nodeVersion: string): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const p = METRIC_PREFIX;
-  const registers = [registry];
-
+  const { counter, gauge, histogram } = factory(registry);
   const m: Metrics = {
     registry,
-    messagesReceived: new Counter({ name: `${p}messages_received_total`, help: "Messages received from SQS", registers }),
-    messagesArchived: new Counter({
-      name: `${p}messages_archived_total`,
-      help: "Messages newly written to S3 (excludes duplicate deliveries)",
-      registers,
-    }),
-    messagesDeleted: new Counter({ name: `${p}messages_deleted_total`, help: "Messages deleted from SQS after archiving", registers }),
-    messagesReleased: new Counter({
-      name: `${p}messages_released_total`,
-      help: "Messages handed back to the queue unprocessed (visibility 0), e.g. on shutdown",
-      registers,
-    }),
-    duplicateDeliveries: new Counter({
-      name: `${p}duplicate_deliveries_total`,
-      help: "Deliveries whose archive already existed (If-None-Match 412); deleted without rewriting",
-      registers,
-    }),
-    failures: new Counter({
-      name: `${p}failures_total`,
-      help: "Failures by stage (receive, verify, archive, delete, visibility) and stable reason code",
-      labelNames: ["stage", "reason"] as const,
-      registers,
-    }),
-    messagesInFlight: new Gauge({ name: `${p}messages_in_flight`, help: "Messages received and not yet deleted or released", registers }),
-    archiveDuration: new Histogram({
-      name: `${p}archive_duration_seconds`,
-      help: "Time to write one archive to S3 (all attempts)",
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    }),
-    messageAge: new Histogram({
-      name: `${p}message_age_seconds`,
-      help: "Age of a message when archived: SentTimestamp to archive written",
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 345600],
-      registers,
-    }),
-    archivedBytes: new Counter({ name: `${p}archived_bytes_total`, help: "Bytes of archive objects written to S3", registers }),
-    receiveRequests: new Counter({
-      name: `${p}receive_requests_total`,
-      help: "ReceiveMessage calls by result (messages, empty, error)",
-      labelNames: ["result"] as const,
-      registers,
-    }),
-    lastPollTimestamp: new Gauge({
-      name: `${p}last_poll_timestamp_seconds`,
-      help: "Unix time of the last successful ReceiveMessage",
-      registers,
-    }),
-    s3Retries: new Counter({ name: `${p}s3_retries_total`, help: "PutObject attempts beyond the first (SDK retries)", registers }),
-    pollBackoffs: new Counter({
-      name: `${p}poll_backoffs_total`,
-      help: "Pauses before a receive because SQS or S3 was failing",
-      labelNames: ["reason"] as const,
-      registers,
-    }),
-    ready: new Gauge({ name: `${p}ready`, help: "1 when the readiness probe passes", registers }),
-    redeliveries: new Counter({
-      name: `${p}redeliveries_total`,
-      help: "Messages received with ApproximateReceiveCount > 1 (in ndjson mode each may be a second line in another object)",
-      registers,
-    }),
-    archivedNotDeleted: new Counter({
-      name: `${p}archived_not_deleted_total`,
-      help: "Messages durably archived whose delete failed: they redeliver (a 412 in message mode, a possible duplicate line in ndjson mode)",
-      registers,
-    }),
-    writeOutcomeChecks: new Counter({
-      name: `${p}write_outcome_checks_total`,
-      help: "HeadObject checks after a PutObject whose outcome was unknown (timeouts, resets, 500, 409, shutdown abort), by result: stored (durable, acknowledged), absent (failed), unknown (the check failed too: the messages redeliver and may become a second line)",
-      labelNames: ["result"] as const,
-      registers,
-    }),
-    inflightBytes: new Gauge({ name: `${p}inflight_bytes`, help: "Message body bytes held in memory (received, not yet deleted or released)", registers }),
-    inflightBytesLimit: new Gauge({ name: `${p}inflight_bytes_limit`, help: "MAX_INFLIGHT_BYTES: receives wait while inflight_bytes is at this budget", registers }),
-    batchesWritten: new Counter({
-      name: `${p}batches_written_total`,
-      help: "ndjson objects made durable, by outcome (written, already_stored: 412 for an identical batch)",
-      labelNames: ["outcome"] as const,
-      registers,
-    }),
-    batchMessages: new Histogram({
-      name: `${p}batch_messages`,
-      help: "Messages per ndjson object",
-      buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 100000],
-      registers,
-    }),
-    batchBytes: new Histogram({
-      name: `${p}batch_bytes`,
-      help: "Compressed bytes per ndjson object",
-      buckets: [1024, 16384, 131072, 1048576, 4194304, 16777216, 67108864, 268435456],
-      registers,
-    }),
-    batchFlushes: new Counter({
-      name: `${p}batch_flushes_total`,
-      help: "ndjson batches closed, by reason (count, bytes, age, hour, shutdown; fifo: a FIFO receive brought fewer messages than asked; budget: receiving was blocked on MAX_INFLIGHT_BYTES)",
-      labelNames: ["reason"] as const,
-      registers,
-    }),
-    messagesBuffered: new Gauge({ name: `${p}messages_buffered`, help: "Messages in open or flushing ndjson batches", registers }),
-    bufferedBytes: new Gauge({ name: `${p}buffered_bytes`, help: "Bytes held by open or flushing ndjson batches: lines waiting for the compressor plus compressed output", registers }),
-    buildInfo: new Gauge({
-      name: `${p}build_info`,
-      help: "Build information; always 1",
-      labelNames: ["version", "node_version"] as const,
-      registers,
-    }),
+    messagesReceived: counter("messages_received_total", "Messages received from SQS"),
+    messagesArchived: counter("messages_archived_total", "Messages newly written to S3 (excludes duplicate deliveries)"),
+    messagesDeleted: counter("messages_deleted_total", "Messages deleted from SQS after archiving"),
+    messagesReleased: counter("messages_released_total", "Messages handed back to the queue unprocessed (visibility 0), e.g. on shutdown"),
+    duplicateDeliveries: counter("duplicate_deliveries_total", "Deliveries whose archive already existed (If-None-Match 412); deleted without rewriting"),
+    failures: counter("failures_total", "Failures by stage (receive, verify, archive, delete, visibility) and stable reason code", ["stage", "reason"] as const),
+    messagesInFlight: gauge("messages_in_flight", "Messages received and not yet deleted or released"),
+    archiveDuration: histogram("archive_duration_seconds", "Time to write one archive to S3 (all attempts)", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
+    messageAge: histogram(
+      "message_age_seconds",
+      "Age of a message when archived: SentTimestamp to archive written",
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 345600],
+    ),
+    archivedBytes: counter("archived_bytes_total", "Bytes of archive objects written to S3"),
+    receiveRequests: counter("receive_requests_total", "ReceiveMessage calls by result (messages, empty, error)", ["result"] as const),
+    lastPollTimestamp: gauge("last_poll_timestamp_seconds", "Unix time of the last successful ReceiveMessage"),
+    s3Retries: counter("s3_retries_total", "PutObject attempts beyond the first (SDK retries)"),
+    pollBackoffs: counter("poll_backoffs_total", "Pauses before a receive because SQS or S3 was failing", ["reason"] as const),
+    ready: gauge("ready", "1 when the readiness probe passes"),
+    redeliveries: counter("redeliveries_total", "Messages received with ApproximateReceiveCount > 1 (in ndjson mode each may be a second line in another object)"),
+    archivedNotDeleted: counter(
+      "archived_not_deleted_total",
+      "Messages durably archived whose delete failed: they redeliver (a 412 in message mode, a possible duplicate line in ndjson mode)",
+    ),
+    writeOutcomeChecks: counter(
+      "write_outcome_checks_total",
+      "HeadObject checks after a PutObject whose outcome was unknown (timeouts, resets, 500, 409, shutdown abort), by result: stored (durable, acknowledged), absent (failed), unknown (the check failed too: the messages redeliver and may become a second line)",
+      ["result"] as const,
+    ),
+    inflightBytes: gauge("inflight_bytes", "Message body bytes held in memory (received, not yet deleted or released)"),
+    inflightBytesLimit: gauge("inflight_bytes_limit", "MAX_INFLIGHT_BYTES: receives wait while inflight_bytes is at this budget"),
+    batchesWritten: counter("batches_written_total", "ndjson objects made durable, by outcome (written, already_stored: 412 for an identical batch)", ["outcome"] as const),
+    batchMessages: histogram("batch_messages", "Messages per ndjson object", [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 100000]),
+    batchBytes: histogram("batch_bytes", "Compressed bytes per ndjson object", [1024, 16384, 131072, 1048576, 4194304, 16777216, 67108864, 268435456]),
+    batchFlushes: counter("batch_flushes_total", `ndjson batches closed, by reason (${FLUSH_REASONS.join(", ")})`, ["reason"] as const),
+    messagesBuffered: gauge("messages_buffered", "Messages in open or flushing ndjson batches"),
+    bufferedBytes: gauge("buffered_bytes", "Bytes held by open or flushing ndjson batches: lines waiting for the compressor plus compressed output"),
+    buildInfo: gauge("build_info", "Build information; always 1", ["version", "node_version"] as const),
   };
   m.buildInfo.set({ version, node_version: nodeVersion }, 1);
   for (const result of ["messages", "empty", "error"]) m.receiveRequests.inc({ result }, 0);
   for (const result of ["stored", "absent", "unknown"]) m.writeOutcomeChecks.inc({ result }, 0);
   for (const outcome of ["written", "already_stored"]) m.batchesWritten.inc({ outcome }, 0);
-  for (const reason of ["count", "bytes", "age", "hour", "shutdown", "fifo", "budget"]) m.batchFlushes.inc({ reason }, 0);
+  for (const reason of FLUSH_REASONS) m.batchFlushes.inc({ reason }, 0);
   return m;
 }

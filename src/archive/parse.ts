@@ -1,3 +1,5 @@
+import { ArchiverError } from "../errors.js";
+import type { ContentCode } from "../reasons.js";
 import { md5Hex, SCHEMA_VERSION, type Envelope } from "./envelope.js";
 import { isValidSentTimestamp } from "./format.js";
 
@@ -6,13 +8,13 @@ import { isValidSentTimestamp } from "./format.js";
  * (replay, compaction, verification), whatever layout or codec the envelope came from.
  */
 
-/** Why an archive line or object is not a usable envelope. */
-export class BadContentError extends Error {
+/** Why an archive line or object is not a usable envelope; `reason` is its code. */
+export class BadContentError extends ArchiverError {
   constructor(
-    readonly reason: "NOT_JSON" | "SCHEMA_VERSION" | "NOT_ENVELOPE" | "MD5_MISMATCH" | "READ_FAILED",
+    readonly reason: ContentCode,
     message: string,
   ) {
-    super(message);
+    super(reason, message);
   }
 }
 

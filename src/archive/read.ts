@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import type { ArchiveCompression } from "../config.js";
 import type { Envelope } from "./envelope.js";
 import { byExtension, createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "./format.js";
 import { BadContentError, parseEnvelope } from "./parse.js";
@@ -123,24 +124,33 @@ export async function readObject(
   };
   const body = out.Body as Readable | undefined;
   if (!body) throw new BadContentError("READ_FAILED", "GetObject returned no body");
-  if (obj.parsed.layout === "message") {
-    const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8").trim();
-    let env: Envelope;
-    try {
-      env = parseEnvelope(text);
-    } catch (err) {
-      if (err instanceof BadContentError) {
-        cb.bad(1, err);
-        return info;
-      }
-      throw err;
-    }
-    await cb.envelope(env, 1, Buffer.byteLength(text));
-    return info;
+  if (obj.parsed.layout === "message") await readMessageObject(body, cb);
+  else await readNdjsonObject(body, obj.parsed.compression, cb, signal);
+  return info;
+}
+
+/** One line's envelope to `cb.envelope`, or its problem to `cb.bad`; other errors are not the line's. */
+async function deliver(text: string, line: number, bytes: number, cb: ReadCallbacks): Promise<void> {
+  let env: Envelope;
+  try {
+    env = parseEnvelope(text);
+  } catch (err) {
+    if (!(err instanceof BadContentError)) throw err;
+    cb.bad(line, err);
+    return;
   }
-  const decompressor = createDecompressor(obj.parsed.compression);
+  await cb.envelope(env, line, bytes);
+}
+
+async function readMessageObject(body: Readable, cb: ReadCallbacks): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  await deliver(text, 1, Buffer.byteLength(text), cb);
+}
+
+async function readNdjsonObject(body: Readable, compression: ArchiveCompression, cb: ReadCallbacks, signal: AbortSignal | undefined): Promise<void> {
+  const decompressor = createDecompressor(compression);
   let stream: Readable = body;
   if (decompressor) {
     body.on("error", (err) => decompressor.destroy(err));
@@ -152,24 +162,13 @@ export async function readObject(
       n++;
       if (cb.stopped()) break;
       if (line.length === 0 || (line.length === 1 && line[0] === 13)) continue;
-      let env: Envelope;
-      try {
-        env = parseEnvelope(line.toString("utf8"));
-      } catch (err) {
-        if (err instanceof BadContentError) {
-          cb.bad(n, err);
-          continue;
-        }
-        throw err;
-      }
-      await cb.envelope(env, n, line.length);
+      await deliver(line.toString("utf8"), n, line.length, cb);
     }
   } catch (err) {
     if (signal?.aborted) throw err;
-    cb.bad(n + 1, new BadContentError("READ_FAILED", `${obj.parsed.compression === "none" ? "read" : obj.parsed.compression} stream failed after line ${n}: ${(err as Error).message}`));
+    cb.bad(n + 1, new BadContentError("READ_FAILED", `${compression === "none" ? "read" : compression} stream failed after line ${n}: ${(err as Error).message}`));
   } finally {
     stream.destroy();
     body.destroy();
   }
-  return info;
 }

@@ -5,6 +5,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { Config } from "../config.js";
+import { CONNECTION_TIMEOUT_MS, S3_MAX_ATTEMPTS, SDK_RETRY_MODE, SQS_MAX_ATTEMPTS, sqsRequestTimeoutMs } from "./sdk-settings.js";
 
 export interface AwsClients {
   readonly sqs: SQSClient;
@@ -19,7 +20,7 @@ export function requestHandler(maxSockets: number, requestTimeoutMs: number): No
   return new NodeHttpHandler({
     httpAgent: new HttpAgent(opts),
     httpsAgent: new HttpsAgent(opts),
-    connectionTimeout: 5_000,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
     requestTimeout: requestTimeoutMs,
     // Without this, @smithy/node-http-handler 4.x only logs a warning when requestTimeout passes and the request
     // hangs on forever (a stuck S3 write or long poll would hold its loop and its messages indefinitely).
@@ -45,18 +46,18 @@ export function createAwsClients(config: Config, credentials?: SQSClientConfig["
     credentials: provider,
     ...(config.sqsEndpoint ? { endpoint: config.sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
     md5: false,
-    maxAttempts: 3,
-    retryMode: "standard",
+    maxAttempts: SQS_MAX_ATTEMPTS,
+    retryMode: SDK_RETRY_MODE,
     // The long poll holds the request open for WaitTimeSeconds; the timeout must outlast it.
-    requestHandler: requestHandler(sqsSockets, (config.waitTimeSeconds + 10) * 1000),
+    requestHandler: requestHandler(sqsSockets, sqsRequestTimeoutMs(config.waitTimeSeconds)),
   });
   const s3 = new S3Client({
     region: config.s3Region,
     credentials: provider,
     ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
     forcePathStyle: config.s3ForcePathStyle,
-    maxAttempts: 4,
-    retryMode: "standard",
+    maxAttempts: S3_MAX_ATTEMPTS,
+    retryMode: SDK_RETRY_MODE,
     // Integrity is kept, more cheaply: S3Writer sends a Content-MD5 of every object (S3 rejects a body that does not
     // match it with BadDigest, and stores its own CRC64NVME checksum for objects uploaded without a CRC). The SDK's
     // default CRC32 middleware cost ~2.5% of a 1 KiB PutObject's CPU (bench/RESULTS.md); operations that require a

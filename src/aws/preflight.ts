@@ -63,6 +63,15 @@ function headerOf(err: unknown, name: string): string | undefined {
 }
 
 /**
+ * HeadBucket's answers have no body, so the SDK cannot name a missing bucket (NotFound on S3, UnknownError on some
+ * emulators): for this request a 404 can only mean the bucket does not exist.
+ */
+function headBucketReason(err: unknown): string {
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return status === 404 ? "bucket_not_found" : classifyAwsError(err);
+}
+
+/**
  * Checks at start-up that the bucket is in the region the S3 client signs for, with HeadBucket (s3:ListBucket on the
  * bucket). S3 reports the bucket's region in `x-amz-bucket-region` on success and also on 301 and 403 answers, so the
  * region is checked even when the role lacks s3:ListBucket. Never fatal: a wrong region is logged with the expected
@@ -80,7 +89,7 @@ export async function checkBucket(s3: S3Client, config: Config, log: Logger, sig
     failure = err;
     actual = bucketRegionFromError(err) ?? headerOf(err, "x-amz-bucket-region");
   }
-  const reason = failure === undefined ? undefined : classifyAwsError(failure);
+  const reason = failure === undefined ? undefined : headBucketReason(failure);
   if (reason === "aborted") return { status: "unknown", reason };
   if ((actual !== undefined && actual !== expected) || reason === "wrong_region") {
     const detail = describeWrongRegion(expected, actual);
@@ -95,9 +104,8 @@ export async function checkBucket(s3: S3Client, config: Config, log: Logger, sig
     log.info({ event: "bucket_checked", bucket: config.bucket, region: actual ?? expected, reportedRegion: actual ?? null }, "bucket reachable in the configured region");
     return { status: "ok", region: actual };
   }
-  log.warn(
-    { event: "bucket_check_failed", bucket: config.bucket, expectedRegion: expected, reason, err: describeError(failure) },
-    "bucket check failed; writes will report their own failures",
-  );
+  const fields = { event: "bucket_check_failed", bucket: config.bucket, expectedRegion: expected, reason, err: describeError(failure) };
+  if (reason === "bucket_not_found") log.error(fields, `S3 bucket ${config.bucket} does not exist; every write will fail until it is created`);
+  else log.warn(fields, "bucket check failed; writes will report their own failures");
   return { status: "unknown", reason };
 }

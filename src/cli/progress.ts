@@ -10,6 +10,48 @@ export interface ProgressSource {
   payload(elapsedSeconds: number): Record<string, string | number>;
 }
 
+const MIN_BAR = 10;
+const MAX_BAR = 40;
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "--";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** Whole words from the left while they fit; nothing when even the first one does not. */
+function fitWords(text: string, width: number): string {
+  const words = text.split(" ");
+  while (words.length > 1 && words.join(" ").length > width) words.pop();
+  const line = words.join(" ");
+  return line.length <= width ? line : "";
+}
+
+/**
+ * One progress line no wider than `columns - 1`, so the terminal neither wraps nor cuts it: a figure is shown whole
+ * or not at all. The format's ` | `-separated fields are dropped from the right and the bar narrows (then goes) until
+ * the line fits; cli-progress itself would cut the line at the terminal's width, mid-number.
+ */
+export function progressLine(format: string, values: Record<string, string | number>, progress: number, columns: number): string {
+  const width = Math.max(1, columns - 1);
+  const p = Math.min(1, Math.max(0, Number.isFinite(progress) ? progress : 0));
+  let fields = format.replace(/\{(\w+)\}/g, (m, k: string) => (k === "bar" ? m : values[k] !== undefined ? String(values[k]) : m)).split(" | ");
+  const render = (bar: number) => fields.join(" | ").replace("{bar}", "\u2588".repeat(Math.round(p * bar)) + "\u2591".repeat(bar - Math.round(p * bar)));
+  for (;;) {
+    const hasBar = fields.some((f) => f.includes("{bar}"));
+    const fixed = render(0).length;
+    if (!hasBar && fixed <= width) return render(0);
+    if (!hasBar && fields.length === 1) return fitWords(render(0), width);
+    const bar = Math.min(MAX_BAR, width - fixed);
+    if (hasBar && bar >= MIN_BAR) return render(bar);
+    const plain = fields.filter((f) => !f.includes("{bar}"));
+    if (hasBar && plain.length <= 1) fields = fields.map((f) => f.replace(/\s*\|?\{bar\}\|?/, "")).filter(Boolean);
+    else fields = fields.slice(0, fields.lastIndexOf(plain[plain.length - 1] as string));
+  }
+}
+
 /**
  * Progress for a terminal: a cli-progress bar redrawn from a ProgressSource. Log lines (warnings and errors only, on a
  * terminal) are printed above the bar.
@@ -23,7 +65,20 @@ export class TerminalProgress {
 
   constructor(stream: NodeJS.WritableStream, format: string) {
     this.multi = new cliProgress.MultiBar(
-      { stream, format, hideCursor: true, clearOnComplete: false, etaBuffer: 50, fps: 5 },
+      {
+        stream,
+        format: (_options, params, payload: Record<string, string | number>) =>
+          progressLine(
+            format,
+            { ...payload, percentage: Math.floor(params.progress * 100), value: params.value, total: params.total, eta_formatted: formatEta(params.eta) },
+            params.progress,
+            params.maxWidth,
+          ),
+        hideCursor: true,
+        clearOnComplete: false,
+        etaBuffer: 50,
+        fps: 5,
+      },
       cliProgress.Presets.shades_classic,
     );
   }

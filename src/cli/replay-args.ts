@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { regionFromQueueUrl } from "../config.js";
+import { booleanProblem, bucketProblem, logLevelProblem, prefixProblem, problemLine, queueUrlProblem, regionProblem, urlProblem, type LogLevel } from "../validators.js";
 import { ConfigError } from "../errors.js";
 import { DEFAULT_RANGE_START, type AthenaOptions } from "../replay/athena.js";
 import { checkpointMismatch, type CheckpointState } from "../replay/checkpoint.js";
@@ -68,139 +69,137 @@ export interface ReplayCliOptions {
   aws: ReplayAwsSettings;
 }
 
-function parse(argv: string[], options: NonNullable<ParseArgsConfig["options"]>, _command: string) {
+/**
+ * `--rate -1`: node's parseArgs takes a value starting with '-' for an option, so it refuses the pair as ambiguous.
+ * A negative number after a string option is that option's value (then checked like any other value).
+ */
+function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig["options"]>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    const name = a.startsWith("--") ? a.slice(2) : undefined;
+    if (name && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+function parse(argv: string[], options: NonNullable<ParseArgsConfig["options"]>) {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: false });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
 }
 
-const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-function checkPrefix(p: string, where: string, problems: string[]): void {
-  if (p.startsWith("/")) problems.push(`${where}=${JSON.stringify(p)}: must not start with '/'`);
-  if (Buffer.byteLength(p) > 512) problems.push(`${where}: must be at most 512 bytes`);
+/** A flag's bad value is a usage error (exit 2), a variable's a configuration problem (exit 78). */
+function flagOrVariable(flag: string, flagValue: string | undefined, variable: string, envValue: string | undefined, problemOf: (v: string) => string | undefined, problems: string[]): void {
+  if (flagValue !== undefined) {
+    const p = problemOf(flagValue);
+    if (p) throw new UsageError(`${flag} ${JSON.stringify(flagValue)}: ${p}`);
+  } else if (envValue !== undefined) {
+    const p = problemOf(envValue);
+    if (p) problems.push(problemLine(variable, envValue, p));
+  }
 }
 
 /** Bucket and prefix: a flag wins, else the service's own variables. Missing or invalid is a configuration error. */
-function bucketAndPrefix(values: { bucket?: string; prefix?: string }, env: Env): { bucket: string; prefix: string } {
-  const problems: string[] = [];
+function bucketAndPrefix(values: { bucket?: string; prefix?: string }, env: Env, problems: string[]): { bucket: string; prefix: string } {
   const bucket = values.bucket ?? env.S3_BUCKET_NAME ?? "";
   if (!bucket) problems.push("S3_BUCKET_NAME=(unset): give --bucket or set S3_BUCKET_NAME (the archive bucket)");
-  else if (!BUCKET_RE.test(bucket) || bucket.includes("..")) {
-    const msg = `must be a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-'; no s3:// prefix)`;
-    if (values.bucket !== undefined) throw new UsageError(`--bucket ${JSON.stringify(bucket)}: ${msg}`);
-    problems.push(`S3_BUCKET_NAME=${JSON.stringify(bucket)}: ${msg}`);
-  }
+  else flagOrVariable("--bucket", values.bucket, "S3_BUCKET_NAME", env.S3_BUCKET_NAME, bucketProblem, problems);
   const prefix = values.prefix ?? (env.S3_PREFIX || DEFAULT_PREFIX);
-  if (values.prefix !== undefined) {
-    const p: string[] = [];
-    checkPrefix(prefix, "--prefix", p);
-    if (p.length) throw new UsageError(p.join("; "));
-  } else checkPrefix(prefix, "S3_PREFIX", problems);
-  if (problems.length) throw new ConfigError(problems);
+  flagOrVariable("--prefix", values.prefix, "S3_PREFIX", env.S3_PREFIX || undefined, prefixProblem, problems);
   return { bucket, prefix };
 }
 
-function validQueueUrl(v: string): boolean {
-  try {
-    const u = new URL(v);
-    const parts = u.pathname.split("/").filter(Boolean);
-    return /^https?:$/.test(u.protocol) && parts.length === 2 && /^[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(parts[1] ?? "");
-  } catch {
-    return false;
+/** The AWS variables every archive command reads (region, endpoints, path style, log level), checked together. */
+export function awsSettings(env: Env, queueUrl: string | undefined, sockets: number, problems: string[]): { aws: ReplayAwsSettings; logLevel: LogLevel } {
+  const check = (name: string, problemOf: (v: string) => string | undefined) => {
+    const v = env[name];
+    const p = v ? problemOf(v) : undefined;
+    if (p) problems.push(problemLine(name, v, p));
+    return p ? undefined : v || undefined;
+  };
+  const region = check("AWS_REGION", regionProblem) ?? check("AWS_DEFAULT_REGION", regionProblem) ?? (queueUrl ? regionFromQueueUrl(queueUrl) : undefined);
+  if (!region && !env.AWS_REGION && !env.AWS_DEFAULT_REGION) {
+    problems.push(`AWS_REGION=(unset): is required when the region cannot be derived from the --to host (${queueUrl ? new URL(queueUrl).hostname : "none"})`);
   }
+  const s3Region = check("S3_REGION", regionProblem) ?? region;
+  const all = check("AWS_ENDPOINT_URL", urlProblem);
+  const sqsEndpoint = check("AWS_ENDPOINT_URL_SQS", urlProblem) ?? all;
+  const s3Endpoint = check("AWS_ENDPOINT_URL_S3", urlProblem) ?? all;
+  const fps = check("S3_FORCE_PATH_STYLE", booleanProblem);
+  const logLevel = (check("LOG_LEVEL", logLevelProblem) ?? "info") as LogLevel;
+  return { aws: { region: region as string, s3Region: s3Region as string, sqsEndpoint, s3Endpoint, s3ForcePathStyle: fps === "true", sockets }, logLevel };
 }
 
-function optionalUrl(env: Env, name: string, problems: string[]): string | undefined {
-  const v = env[name];
-  if (!v) return undefined;
-  try {
-    if (!/^https?:$/.test(new URL(v).protocol)) throw new Error();
-  } catch {
-    problems.push(`${name}=${JSON.stringify(v)}: must be an http(s) URL`);
+const REPLAY_OPTIONS = {
+  since: { type: "string" },
+  until: { type: "string" },
+  to: { type: "string" },
+  bucket: { type: "string" },
+  prefix: { type: "string" },
+  filter: { type: "string", multiple: true },
+  rate: { type: "string" },
+  concurrency: { type: "string" },
+  "dry-run": { type: "boolean" },
+  checkpoint: { type: "string" },
+  yes: { type: "boolean" },
+  "no-provenance": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** A numeric flag in [min, max] (whole when `int`), or its default when absent. */
+function numberFlag(v: Values, name: string, def: number, range: { min: number; max: number; int: boolean; hint?: string }): number {
+  const raw = v[name];
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (String(raw).trim() === "" || !Number.isFinite(n) || n < range.min || n > range.max || (range.int && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} ${JSON.stringify(raw)}: must be ${range.int ? "a whole number" : "a number"} from ${range.min} to ${range.max}${range.hint ?? ""}`);
   }
-  return v;
+  return n;
 }
 
-export function parseReplayArgs(argv: string[], env: Env, nowMs: number): ReplayCliOptions | "help" {
-  const { values } = parse(
-    argv,
-    {
-      since: { type: "string" },
-      until: { type: "string" },
-      to: { type: "string" },
-      bucket: { type: "string" },
-      prefix: { type: "string" },
-      filter: { type: "string", multiple: true },
-      rate: { type: "string" },
-      concurrency: { type: "string" },
-      "dry-run": { type: "boolean" },
-      checkpoint: { type: "string" },
-      yes: { type: "boolean" },
-      "no-provenance": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    "replay",
-  );
-  const v = values as Record<string, string | boolean | string[] | undefined>;
-  if (v.help) return "help";
+/** --since/--until and --to, the flags every replay needs. */
+function windowAndTarget(v: Values, nowMs: number): { since: TimeSpec; until: TimeSpec; to: string } {
   if (typeof v.since !== "string") throw new UsageError("--since is required (RFC 3339, Unix seconds or a duration such as 2h)");
   if (typeof v.to !== "string") throw new UsageError("--to QUEUE_URL is required");
-  if (!validQueueUrl(v.to)) throw new UsageError(`--to ${JSON.stringify(v.to)}: must be an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/my-queue`);
+  const badTo = queueUrlProblem(v.to);
+  if (badTo) throw new UsageError(`--to ${JSON.stringify(v.to)}: ${badTo}`);
   const since = parseTime(v.since, nowMs, "--since");
   const until = typeof v.until === "string" ? parseTime(v.until, nowMs, "--until") : { ms: nowMs, relative: true, input: "now" };
   if (since.ms >= until.ms) {
     throw new UsageError(`--since ${v.since} (${new Date(since.ms).toISOString()}) must be before --until ${until.input} (${new Date(until.ms).toISOString()})`);
   }
-  const num = (name: string, def: number, min: number, max: number, int: boolean) => {
-    const raw = v[name];
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (String(raw).trim() === "" || !Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) {
-      throw new UsageError(`--${name} ${JSON.stringify(raw)}: must be ${int ? "a whole number" : "a number"} from ${min} to ${max}`);
-    }
-    return n;
-  };
-  const rate = num("rate", DEFAULT_RATE, 0, 1_000_000, false);
-  const concurrency = num("concurrency", DEFAULT_CONCURRENCY, 1, 256, true);
+  return { since, until, to: v.to };
+}
+
+export function parseReplayArgs(argv: string[], env: Env, nowMs: number): ReplayCliOptions | "help" {
+  const v = parse(argv, REPLAY_OPTIONS).values as Values;
+  if (v.help) return "help";
+  const { since, until, to } = windowAndTarget(v, nowMs);
+  const rate = numberFlag(v, "rate", DEFAULT_RATE, { min: 0, max: 1_000_000, int: false, hint: " messages per second (0 = unlimited)" });
+  const concurrency = numberFlag(v, "concurrency", DEFAULT_CONCURRENCY, { min: 1, max: 256, int: true });
   const filterTexts = (v.filter as string[] | undefined) ?? [];
   const filters = filterTexts.map(parseFilter);
   if (v.checkpoint === "") throw new UsageError("--checkpoint needs a file name");
-
-  const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env);
+  // Every configuration problem in one pass: the archive's variables and the AWS ones.
   const problems: string[] = [];
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || regionFromQueueUrl(v.to);
-  if (!region) problems.push(`AWS_REGION=(unset): is required when the region cannot be derived from the --to host (${new URL(v.to).hostname})`);
-  else if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) problems.push(`AWS_REGION=${JSON.stringify(region)}: must be an AWS region such as eu-west-1`);
-  const s3Region = env.S3_REGION || region;
-  if (env.S3_REGION && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(env.S3_REGION)) problems.push(`S3_REGION=${JSON.stringify(env.S3_REGION)}: must be an AWS region such as eu-west-1`);
-  const all = optionalUrl(env, "AWS_ENDPOINT_URL", problems);
-  const sqsEndpoint = optionalUrl(env, "AWS_ENDPOINT_URL_SQS", problems) ?? all;
-  const s3Endpoint = optionalUrl(env, "AWS_ENDPOINT_URL_S3", problems) ?? all;
-  const fps = env.S3_FORCE_PATH_STYLE;
-  if (fps && fps !== "true" && fps !== "false") problems.push(`S3_FORCE_PATH_STYLE=${JSON.stringify(fps)}: must be true or false`);
-  const logLevel = env.LOG_LEVEL || "info";
-  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of fatal, error, warn, info, debug, trace, silent`);
+  const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
+  const { aws, logLevel } = awsSettings(env, to, Math.max(32, concurrency * 2 + 8), problems);
   if (problems.length) throw new ConfigError(problems);
-
   return {
-    since,
-    until,
-    to: v.to,
-    bucket,
-    prefix,
-    filterTexts,
-    filters,
-    rate,
-    concurrency,
+    since, until, to, bucket, prefix, filterTexts, filters, rate, concurrency, logLevel, aws,
     dryRun: Boolean(v["dry-run"]),
     checkpoint: v.checkpoint as string | undefined,
     yes: Boolean(v.yes),
     provenance: !v["no-provenance"],
-    logLevel,
-    aws: { region: region as string, s3Region: s3Region as string, sqsEndpoint, s3Endpoint, s3ForcePathStyle: fps === "true", sockets: Math.max(32, concurrency * 2 + 8) },
   };
 }
 
@@ -231,7 +230,6 @@ export function parseAthenaArgs(argv: string[], env: Env): AthenaOptions | "help
       "range-start": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
-    "athena-ddl",
   );
   const v = values as Record<string, string | boolean | undefined>;
   if (v.help) return "help";
@@ -241,6 +239,8 @@ export function parseAthenaArgs(argv: string[], env: Env): AthenaOptions | "help
   if (!/^[a-z_][a-z0-9_]{0,127}$/.test(table)) throw new UsageError(`--table ${JSON.stringify(table)}: must be lower-case letters, digits and _ (an Athena table name)`);
   const rangeStart = (v["range-start"] as string | undefined) ?? DEFAULT_RANGE_START;
   if (!/^\d{4}\/\d{2}\/\d{2}\/\d{2}$/.test(rangeStart)) throw new UsageError(`--range-start ${JSON.stringify(rangeStart)}: must be yyyy/MM/dd/HH`);
-  const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env);
+  const problems: string[] = [];
+  const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
+  if (problems.length) throw new ConfigError(problems);
   return { bucket, prefix, format, table, rangeStart };
 }

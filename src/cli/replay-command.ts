@@ -10,7 +10,7 @@ import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, type CommandIo, typ
 function exitCode(r: ReplayResult): number {
   if (r.stopped?.reason === "refused") return EXIT_USAGE;
   if (r.stopped?.reason === "interrupted") return EXIT_INTERRUPTED;
-  if (r.stopped?.reason === "fatal" || r.stats.failed > 0 || r.stats.badContent > 0) return EXIT_FAILED;
+  if (r.stopped?.reason === "fatal" || r.stopped?.reason === "target" || r.stats.failed > 0 || r.stats.badContent > 0) return EXIT_FAILED;
   return EXIT_OK;
 }
 
@@ -85,6 +85,7 @@ async function run(opts: ReplayCliOptions, io: CommandIo): Promise<number> {
     io.print(io.tty ? humanDryRun(result).join("\n") : JSON.stringify(dry));
   }
   if (result.stopped?.reason === "refused") io.printError(`sqs-archiver replay: refused: ${result.stopped.detail}`);
+  if (result.stopped?.reason === "target") io.printError(`sqs-archiver replay: ${result.stopped.detail}`);
   io.summary("replay_summary", summaryFields(opts, result, code), humanSummary(result, opts.dryRun));
   return code;
 }

@@ -73,23 +73,19 @@ function jsonLine(event: string, fields: Record<string, unknown>, msg: string): 
   return JSON.stringify({ level: "info", time: new Date().toISOString(), service: "sqs-archiver", event, ...fields, msg });
 }
 
-export async function runCommand<O extends { logLevel: string }>(spec: CommandSpec<O>, argv: string[], proc: Proc): Promise<number> {
-  let opts: O | "help";
+function parseOrExit<O>(spec: CommandSpec<O & { logLevel: string }>, argv: string[], proc: Proc): { opts: O | "help" } | { code: number } {
   try {
-    opts = spec.parse(argv, proc.env, Date.now());
+    return { opts: spec.parse(argv, proc.env, Date.now()) };
   } catch (err) {
     const code = usageExit(err, spec.name, proc);
     if (code === undefined) throw err;
-    return code;
+    return { code };
   }
-  if (opts === "help") {
-    proc.stdout.write(`${spec.help}\n`);
-    return EXIT_OK;
-  }
-  const tty = Boolean(proc.stdout.isTTY);
-  const bar = tty && spec.progressFormat ? new TerminalProgress(proc.stderr, spec.progressFormat) : undefined;
-  // On a terminal log lines (warnings and errors) go above the progress bar; otherwise JSON lines on stdout,
-  // written synchronously so the last ones survive process.exit.
+}
+
+/** A logger that writes above the progress bar on a terminal, JSON lines on stdout otherwise. */
+function commandLogger(bar: TerminalProgress | undefined, level: string, tty: boolean): Logger {
+  // Written synchronously off a terminal, so the last lines survive process.exit.
   const destination: DestinationStream = bar
     ? new Writable({
         write(chunk: Buffer, _enc, cb) {
@@ -98,7 +94,27 @@ export async function runCommand<O extends { logLevel: string }>(spec: CommandSp
         },
       })
     : pino.destination({ dest: 1, sync: true });
-  const log = createLogger((tty && opts.logLevel === "info" ? "warn" : opts.logLevel) as LogLevel, destination);
+  // On a terminal only warnings and errors interrupt the bar.
+  return createLogger((tty && level === "info" ? "warn" : level) as LogLevel, destination);
+}
+
+function interruptHandler(proc: Proc, log: Logger) {
+  return (handler: (signal: string) => void) => {
+    let signals = 0;
+    const on = (signal: NodeJS.Signals) => {
+      if (++signals > 1) proc.exit(EXIT_INTERRUPTED);
+      log.warn({ event: "signal", signal }, "stopping after the requests in flight (again to quit at once)");
+      handler(signal);
+    };
+    proc.on("SIGINT", on);
+    proc.on("SIGTERM", on);
+  };
+}
+
+function commandIo(spec: { progressFormat?: string }, logLevel: string, proc: Proc): { io: CommandIo; stopProgress(): void } {
+  const tty = Boolean(proc.stdout.isTTY);
+  const bar = tty && spec.progressFormat ? new TerminalProgress(proc.stderr, spec.progressFormat) : undefined;
+  const log = commandLogger(bar, logLevel, tty);
   let ticker: NodeJS.Timeout | undefined;
   let barStopped = false;
   const stopProgress = () => {
@@ -118,21 +134,24 @@ export async function runCommand<O extends { logLevel: string }>(spec: CommandSp
       if (bar) bar.start(source);
       else ticker = setInterval(() => log.info({ event, total: source.total(), done: source.done(), ...source.payload(0) }, "progress"), 2000);
     },
-    onInterrupt(handler) {
-      let signals = 0;
-      const on = (signal: NodeJS.Signals) => {
-        if (++signals > 1) proc.exit(EXIT_INTERRUPTED);
-        log.warn({ event: "signal", signal }, "stopping after the requests in flight (again to quit at once)");
-        handler(signal);
-      };
-      proc.on("SIGINT", on);
-      proc.on("SIGTERM", on);
-    },
+    onInterrupt: interruptHandler(proc, log),
     summary(event, fields, human) {
       stopProgress();
       proc.stdout.write(`${tty ? human : jsonLine(event, fields, human)}\n`);
     },
   };
+  return { io, stopProgress };
+}
+
+export async function runCommand<O extends { logLevel: string }>(spec: CommandSpec<O>, argv: string[], proc: Proc): Promise<number> {
+  const parsed = parseOrExit<O>(spec, argv, proc);
+  if ("code" in parsed) return parsed.code;
+  const opts = parsed.opts;
+  if (opts === "help") {
+    proc.stdout.write(`${spec.help}\n`);
+    return EXIT_OK;
+  }
+  const { io, stopProgress } = commandIo(spec, opts.logLevel, proc);
   try {
     return await spec.run(opts, io);
   } catch (err) {

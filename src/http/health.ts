@@ -1,13 +1,5 @@
-import {
-  RECEIVE_BACKOFF_MAX_MS,
-  S3_MAX_ATTEMPTS,
-  SINK_BACKOFF_MAX_MS,
-  SQS_DELETE_TRIES,
-  SQS_HANDLER_CALL_TIMEOUT_MS,
-  SQS_MAX_ATTEMPTS,
-  SQS_REQUEST_TIMEOUT_SLACK_SECONDS,
-  type ArchiveFormat,
-} from "../config.js";
+import { S3_MAX_ATTEMPTS, SQS_MAX_ATTEMPTS, sqsRequestTimeoutMs } from "../aws/sdk-settings.js";
+import { RECEIVE_BACKOFF_MAX_MS, SINK_BACKOFF_MAX_MS, SQS_DELETE_TRIES, SQS_HANDLER_CALL_TIMEOUT_MS, type ArchiveFormat } from "../config.js";
 
 /**
  * Liveness and readiness computed from the loops' reported progress. The HTTP layer serves a cached snapshot
@@ -41,7 +33,7 @@ export function loopWaitsMs(c: StuckThresholdInput): Record<string, number> {
   const writeBudgetMs = (c.s3WriteBudgetSeconds ?? S3_MAX_ATTEMPTS * c.s3RequestTimeoutSeconds) * 1000;
   const ndjsonMs = c.archiveFormat === "ndjson" ? (c.batchMaxSeconds ?? 0) * 1000 : 0;
   // One SQS call with all its SDK attempts, each bounded by the client's request timeout.
-  const sqsCallMs = SQS_MAX_ATTEMPTS * (c.waitTimeSeconds + SQS_REQUEST_TIMEOUT_SLACK_SECONDS) * 1000;
+  const sqsCallMs = SQS_MAX_ATTEMPTS * sqsRequestTimeoutMs(c.waitTimeSeconds);
   return {
     // Before a receive: POLL_INTERVAL_SECONDS after an empty receive, or the longest backoff.
     pause: Math.max(c.pollIntervalSeconds * 1000, RECEIVE_BACKOFF_MAX_MS, SINK_BACKOFF_MAX_MS),

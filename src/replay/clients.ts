@@ -2,6 +2,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { requestHandler } from "../aws/aws-clients.js";
+import { CLI_REQUEST_TIMEOUT_MS, S3_MAX_ATTEMPTS, SDK_RETRY_MODE, SQS_MAX_ATTEMPTS } from "../aws/sdk-settings.js";
 
 export interface ReplayAwsSettings {
   region: string;
@@ -23,9 +24,9 @@ export function createReplayClients(s: ReplayAwsSettings): { s3: S3Client; sqs: 
     region: s.region,
     credentials,
     ...(s.sqsEndpoint ? { endpoint: s.sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
-    maxAttempts: 3,
-    retryMode: "standard",
-    requestHandler: requestHandler(s.sockets, 60_000),
+    maxAttempts: SQS_MAX_ATTEMPTS,
+    retryMode: SDK_RETRY_MODE,
+    requestHandler: requestHandler(s.sockets, CLI_REQUEST_TIMEOUT_MS),
   });
   const s3 = new S3Client({
     region: s.s3Region,
@@ -35,9 +36,9 @@ export function createReplayClients(s: ReplayAwsSettings): { s3: S3Client; sqs: 
     // Archive integrity is checked per message against the envelope's md5OfBody instead (see read.ts), which
     // also covers bytes changed before the object was written; skipping CRC validation of each GET saves CPU.
     responseChecksumValidation: "WHEN_REQUIRED",
-    maxAttempts: 4,
-    retryMode: "standard",
-    requestHandler: requestHandler(s.sockets, 60_000),
+    maxAttempts: S3_MAX_ATTEMPTS,
+    retryMode: SDK_RETRY_MODE,
+    requestHandler: requestHandler(s.sockets, CLI_REQUEST_TIMEOUT_MS),
   });
   return {
     s3,

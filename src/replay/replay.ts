@@ -2,7 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Envelope } from "../archive/envelope.js";
 import { hourPath } from "../archive/format.js";
-import { classifyAwsError, describeError } from "../errors.js";
+import { ArchiverError, classifyAwsError, describeError, isRetryableReason } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { CheckpointWriter, type CheckpointState } from "./checkpoint.js";
 import { matchesFilters, type Filter } from "./filter.js";
@@ -12,6 +12,7 @@ import { BatchCounter, compareSequenceNumbers, isFifoQueueUrl, queueIdentity, to
 import { RateLimiter } from "./rate-limiter.js";
 import { listWindow, readObject, type ListedObject, type ReadCounters } from "../archive/read.js";
 import { Sender, type Outgoing } from "./sender.js";
+import { checkTarget } from "./target-check.js";
 
 /**
  * The replay engine: list the window's hour prefixes, read both layouts, keep messages whose SentTimestamp is in
@@ -70,7 +71,7 @@ export interface DryRunReport {
 export interface ReplayResult {
   stats: ReplayStats;
   /** Why the replay stopped early: interrupted (Ctrl-C), refused (same queue without --yes), or a fatal reason. */
-  stopped?: { reason: "interrupted" | "refused" | "fatal"; detail: string };
+  stopped?: { reason: "interrupted" | "refused" | "fatal" | "target"; detail: string };
   dryRun?: DryRunReport;
   durationMs: number;
 }
@@ -87,7 +88,12 @@ interface Item extends Outgoing {
   sentMs: number;
 }
 
-export class SameQueueError extends Error {}
+/** The archive came from the queue --to names, without --yes: the replay stops before sending any of it. */
+export class SameQueueError extends ArchiverError {
+  constructor(detail: string) {
+    super("SAME_QUEUE", detail);
+  }
+}
 
 async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>, stopped: () => boolean): Promise<void> {
   let i = 0;
@@ -127,6 +133,7 @@ export class Replay {
   private readonly seen = new Set<string>();
   private readonly abort = new AbortController();
   private stopReason: ReplayResult["stopped"];
+  private targetChecks = 0;
   private sender: Sender<Item> | undefined;
   private journal: CheckpointWriter | undefined;
   private readonly fifo: boolean;
@@ -149,7 +156,7 @@ export class Replay {
   }
 
   /** Ctrl-C: stop reading, send nothing new, let in-flight requests finish. */
-  stop(reason: "interrupted" | "refused" | "fatal" = "interrupted", detail = "stopped by signal"): void {
+  stop(reason: NonNullable<ReplayResult["stopped"]>["reason"] = "interrupted", detail = "stopped by signal"): void {
     if (!this.stopReason) this.stopReason = { reason, detail };
     this.sender?.stop();
   }
@@ -168,77 +175,108 @@ export class Replay {
         o.checkpoint,
       );
     }
-    const limiter = new RateLimiter(o.rate);
-    this.sender = new Sender<Item>(this.sqs, o.to, this.fifo, o.concurrency, limiter, {
-      sent: (items) => this.onSent(items),
-      failed: (item, reason, detail) => this.onFailed(item, reason, detail),
-      fatal: (reason, detail) => {
-        this.log.error({ event: "replay_fatal", reason, error: detail, queueUrl: o.to }, "every further send would fail: stopping");
-        this.stop("fatal", `${reason}: ${detail}`);
-      },
-    });
+    const sender = this.createSender();
     try {
       this.log.info(
         { event: "replay_start", since: new Date(o.sinceMs).toISOString(), until: new Date(o.untilMs).toISOString(), to: o.to, bucket: o.bucket, prefix: o.prefix, filters: o.filterTexts, rate: o.rate, concurrency: o.concurrency, fifo: this.fifo, dryRun: o.dryRun, resumed: Boolean(o.checkpoint) },
         "replay starting",
       );
-      const { objects, ignored } = await listWindow(this.s3, o.bucket, o.prefix, o.sinceMs, o.untilMs, this.counters, this.abort.signal, (key) =>
-        this.log.warn({ event: "object_ignored", key }, "not an archive object (name and extension): skipped"),
-      );
-      this.stats.listed = objects.length;
-      this.stats.ignoredKeys = ignored;
-      const done = o.checkpoint?.done ?? new Set<string>();
-      const todo = objects.filter((ob) => !done.has(ob.key));
-      this.stats.objectsSkipped = objects.length - todo.length;
-      this.objectsTotal = todo.length;
-      this.log.info({ event: "replay_listed", listed: objects.length, toRead: todo.length, skippedFromCheckpoint: this.stats.objectsSkipped, ignoredKeys: ignored, listRequests: this.counters.listRequests }, "listed");
-      const readers = Math.max(2, o.concurrency);
-      if (this.fifo) {
-        // One hour at a time: a group's messages are all in its hours, so sorting an hour by SequenceNumber and
-        // sending the hours in order keeps each group's order.
-        const hours = new Map<string, ListedObject[]>();
-        for (const ob of todo) hours.set(ob.parsed.hour, [...(hours.get(ob.parsed.hour) ?? []), ob]);
-        for (const objs of hours.values()) {
-          if (this.stopping) break;
-          const items: Item[] = [];
-          await pool(objs, readers, (ob) => this.readOne(ob, async (it) => void items.push(it)), () => this.stopping);
-          items.sort((a, b) => compareSequenceNumbers(a.re.sequenceNumber, b.re.sequenceNumber) || a.sentMs - b.sentMs);
-          if (o.dryRun) for (const it of items) this.dryAdd(it);
-          else {
-            this.sender.addOrdered(items);
-            this.sender.flush();
-            await this.sender.idle();
-          }
-        }
-      } else {
-        await pool(
-          todo,
-          readers,
-          (ob) => this.readOne(ob, (it) => (o.dryRun ? void this.dryAdd(it) : (this.sender as Sender<Item>).add(it))),
-          () => this.stopping,
-        );
-      }
-      this.sender.flush();
-      await this.sender.idle();
+      if (!(await this.targetUsable())) return this.result(t0);
+      const todo = await this.listTodo();
+      if (this.fifo) await this.replayFifo(todo, sender);
+      else await pool(todo, this.readers, (ob) => this.readOne(ob, (it) => (o.dryRun ? void this.dryAdd(it) : sender.add(it))), () => this.stopping);
+      sender.flush();
+      await sender.idle();
     } catch (err) {
       if (!(err instanceof SameQueueError)) {
         const d = describeError(err);
         this.log.error({ event: "replay_fatal", reason: classifyAwsError(err), error: `${d.code}: ${d.message}` }, "replay failed");
         this.stop("fatal", `${d.code}: ${d.message}`);
       }
-      this.sender.stop();
-      await this.sender.idle();
+      sender.stop();
+      await sender.idle();
     } finally {
       this.journal?.close();
       this.stats.s3ListRequests = this.counters.listRequests;
       this.stats.s3GetRequests = this.counters.getRequests;
       this.stats.bytesRead = this.counters.bytesRead;
-      this.stats.sqsRequests = this.sender.requests;
+      this.stats.sqsRequests = sender.requests + this.targetChecks;
     }
+    return this.result(t0);
+  }
+
+  private get readers(): number {
+    return Math.max(2, this.o.concurrency);
+  }
+
+  private createSender(): Sender<Item> {
+    this.sender = new Sender<Item>(this.sqs, this.o.to, this.fifo, this.o.concurrency, new RateLimiter(this.o.rate), {
+      sent: (items) => this.onSent(items),
+      failed: (item, reason, detail) => this.onFailed(item, reason, detail),
+      fatal: (reason, detail) => {
+        this.log.error({ event: "replay_fatal", reason, error: detail, queueUrl: this.o.to }, "every further send would fail: stopping");
+        this.stop("fatal", `${reason}: ${detail}`);
+      },
+    });
+    return this.sender;
+  }
+
+  /** The window's objects, less those a checkpoint records as done. */
+  private async listTodo(): Promise<ListedObject[]> {
+    const o = this.o;
+    const { objects, ignored } = await listWindow(this.s3, o.bucket, o.prefix, o.sinceMs, o.untilMs, this.counters, this.abort.signal, (key) =>
+      this.log.warn({ event: "object_ignored", key }, "not an archive object (name and extension): skipped"),
+    );
+    this.stats.listed = objects.length;
+    this.stats.ignoredKeys = ignored;
+    const done = o.checkpoint?.done ?? new Set<string>();
+    const todo = objects.filter((ob) => !done.has(ob.key));
+    this.stats.objectsSkipped = objects.length - todo.length;
+    this.objectsTotal = todo.length;
+    this.log.info({ event: "replay_listed", listed: objects.length, toRead: todo.length, skippedFromCheckpoint: this.stats.objectsSkipped, ignoredKeys: ignored, listRequests: this.counters.listRequests }, "listed");
+    return todo;
+  }
+
+  /**
+   * One hour at a time: a group's messages are all in its hours, so sorting an hour by SequenceNumber and sending
+   * the hours in order keeps each group's order.
+   */
+  private async replayFifo(todo: ListedObject[], sender: Sender<Item>): Promise<void> {
+    const hours = new Map<string, ListedObject[]>();
+    for (const ob of todo) hours.set(ob.parsed.hour, [...(hours.get(ob.parsed.hour) ?? []), ob]);
+    for (const objs of hours.values()) {
+      if (this.stopping) break;
+      const items: Item[] = [];
+      await pool(objs, this.readers, (ob) => this.readOne(ob, async (it) => void items.push(it)), () => this.stopping);
+      items.sort((a, b) => compareSequenceNumbers(a.re.sequenceNumber, b.re.sequenceNumber) || a.sentMs - b.sentMs);
+      if (this.o.dryRun) for (const it of items) this.dryAdd(it);
+      else {
+        sender.addOrdered(items);
+        sender.flush();
+        await sender.idle();
+      }
+    }
+  }
+
+  private result(t0: number): ReplayResult {
     const result: ReplayResult = { stats: this.stats, durationMs: Math.round(performance.now() - t0) };
     if (this.stopReason) result.stopped = this.stopReason;
-    if (o.dryRun) result.dryRun = this.dryReport();
+    if (this.o.dryRun) result.dryRun = this.dryReport();
     return result;
+  }
+
+  /** A queue that does not exist or may not be written stops the replay before any read, with one reason. */
+  private async targetUsable(): Promise<boolean> {
+    const check = await checkTarget(this.sqs, this.o.to, this.abort.signal);
+    this.targetChecks++;
+    if (check.ok || this.stopping) return !this.stopping;
+    if (isRetryableReason(check.reason)) {
+      // Throttled or unreachable for now: the sends retry and report for themselves.
+      this.log.warn({ event: "replay_target_unchecked", to: this.o.to, reason: check.reason, error: check.detail }, "could not check the target queue; sending anyway");
+      return true;
+    }
+    this.stop("target", `${check.reason}: cannot send to ${this.o.to} (${check.detail})`);
+    return false;
   }
 
   private async readOne(ob: ListedObject, deliver: (it: Item) => Promise<void> | void): Promise<void> {

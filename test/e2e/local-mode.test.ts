@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "../support/harness.js";
 import { freePort, isolatedEnv, spawnService } from "../support/process.js";
@@ -18,6 +19,9 @@ describe("npm run local", () => {
       const command = await waitFor(() => svc.stdout.find((l) => l.includes("aws sqs send-message --endpoint-url"))?.trim(), 30_000);
       const fileHint = await waitFor(() => svc.stdout.find((l) => l.includes("<MessageId>.json.data"))?.trim());
       expect(command).toContain(`aws sqs send-message --endpoint-url http://127.0.0.1:${port} --queue-url `);
+      // The banner says its commands need local mode running, and where the emulator differs from SQS.
+      expect(svc.stdout.some((l) => /while this runs.*need local mode running/.test(l))).toBe(true);
+      expect(svc.stdout.some((l) => /outside the BMP/.test(l))).toBe(true);
 
       // Run the printed command as a user would, in a shell.
       const sent = JSON.parse((await run("bash", ["-c", command.replace("--message-body '{\"hello\":\"world\"}'", "--message-body 'from the README'")])).stdout) as {
@@ -61,6 +65,13 @@ describe("npm run local with ARCHIVE_FORMAT=ndjson", () => {
         return out.length >= 2 ? out : undefined;
       }, 15_000, 300);
       expect(lines.map((l) => (JSON.parse(l) as { body: string }).body).sort()).toEqual(["first", "second"]);
+      // The banner names the object's file on disk, as in message mode.
+      const onDisk = svc.stdout.find((l) => l.includes("<first SentTimestamp>-<hash>.ndjson.gz.data"))?.trim() as string;
+      const folder = onDisk.slice(0, onDisk.indexOf("YYYY/MM/DD/HH/"));
+      expect(folder.startsWith(dataDir)).toBe(true);
+      const files = (readdirSync(folder, { recursive: true }) as string[]).filter((f) => /^\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d+-[0-9a-f]{16}\.ndjson\.gz\.data$/.test(f));
+      const stored = files.flatMap((f) => gunzipSync(readFileSync(join(folder, f))).toString("utf8").split("\n").filter(Boolean));
+      expect(stored).toHaveLength(2);
     } finally {
       svc.child.kill("SIGINT");
     }

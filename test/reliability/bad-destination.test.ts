@@ -54,6 +54,8 @@ describe("bad destination or source", () => {
       const failed = svc.logs.events("archive_failed");
       expect(failed.length).toBeGreaterThan(0);
       expect(failed[0]).toMatchObject({ reason });
+      // The start-up check names a missing bucket as such (HeadBucket's 404 has no body to classify).
+      if (!deny) expect(svc.logs.events("bucket_check_failed")[0]).toMatchObject({ level: "error", reason: "bucket_not_found", bucket });
 
       // The operator fixes it.
       if (deny) backend.proxy.clearFaults();

@@ -6,9 +6,12 @@ import { promisify } from "node:util";
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "../support/harness.js";
-import { freePort, isolatedEnv, spawnService } from "../support/process.js";
+import { findOldNode } from "../support/old-node.js";
+import { freePort, isolatedEnv, ROOT, spawnService } from "../support/process.js";
 
 const run = promisify(execFile);
+// The printed commands must work in a shell whose `node` is the system's (older) one: npx finds the pinned Node.
+const shellEnv = { PATH: findOldNode()?.pathEnv ?? process.env.PATH, HOME: process.env.HOME };
 
 describe("npm run local: the banner's replay command", () => {
   it("replays what local mode archived into the -replay queue", async () => {
@@ -26,13 +29,13 @@ describe("npm run local: the banner's replay command", () => {
       // The archive is written within a second; the replay then finds it.
       let out = "";
       await waitFor(async () => {
-        out = (await run("bash", ["-c", replay], { env: { PATH: process.env.PATH } })).stdout;
+        out = (await run("bash", ["-c", replay], { env: shellEnv, cwd: ROOT })).stdout;
         return /"sent":1\b/.test(out) ? true : undefined;
       }, 10_000, 300);
       const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: target, MessageAttributeNames: ["All"], WaitTimeSeconds: 1 }));
       expect(got.Messages?.[0]?.Body).toBe("replay me");
       expect(got.Messages?.[0]?.MessageAttributes?.["sqs-archiver-original-message-id"]?.StringValue).toBe(sent.MessageId);
-      expect((await run("bash", ["-c", ddl], { env: { PATH: process.env.PATH } })).stdout).toContain("CREATE EXTERNAL TABLE");
+      expect((await run("bash", ["-c", ddl], { env: shellEnv, cwd: ROOT })).stdout).toContain("CREATE EXTERNAL TABLE");
     } finally {
       sqs.destroy();
       svc.child.kill("SIGINT");

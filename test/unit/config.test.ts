@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { defaultInflightBytes, loadConfig, regionFromQueueUrl, SERVICE_ENV_VARS } from "../../src/config.js";
+import { parseReplayArgs } from "../../src/cli/replay-args.js";
+import { configWarnings, defaultInflightBytes, loadConfig, regionFromQueueUrl, SERVICE_ENV_VARS } from "../../src/config.js";
 import { ConfigError } from "../../src/errors.js";
 
 const REQUIRED = { SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/orders", S3_BUCKET_NAME: "my-archive" };
@@ -218,4 +219,70 @@ describe("regionFromQueueUrl", () => {
     ["http://sqs.us-east-1.localhost:4566/000000000000/q", "us-east-1"],
     ["http://localhost:4566/000000000000/q", undefined],
   ])("%s -> %s", (url, region) => expect(regionFromQueueUrl(url)).toBe(region));
+});
+
+describe("every problem in one pass, and warnings", () => {
+  it("rules between variables are reported together with the per-variable problems", () => {
+    const p = problems({
+      ...REQUIRED,
+      MAX_MESSAGES_PER_POLL: "50",
+      S3_KMS_KEY_ID: "alias/archive",
+      ARCHIVE_FORMAT: "ndjson",
+      VISIBILITY_TIMEOUT_SECONDS: "30",
+    });
+    expect(p).toHaveLength(3);
+    expect(p.join("\n")).toMatch(/^MAX_MESSAGES_PER_POLL="50"/m);
+    expect(p.join("\n")).toMatch(/^S3_KMS_KEY_ID="alias\/archive": is only allowed with S3_SSE=aws:kms/m);
+    expect(p.join("\n")).toMatch(/^VISIBILITY_TIMEOUT_SECONDS="30": must be more than BATCH_MAX_SECONDS/m);
+  });
+
+  it("a rule whose input is itself invalid is not reported twice", () => {
+    const p = problems({ ...REQUIRED, S3_SSE: "rot13", S3_KMS_KEY_ID: "k" });
+    expect(p).toEqual([expect.stringMatching(/^S3_SSE="rot13": must be one of/)]);
+  });
+
+  it("a batched-only variable in message mode is a warning line, not an error", () => {
+    const env = { ...REQUIRED, ARCHIVE_COMPRESSION: "zstd", BATCH_MAX_SECONDS: "10" };
+    const c = loadConfig(env);
+    expect(configWarnings(env, c)).toEqual([
+      'ARCHIVE_COMPRESSION="zstd": has no effect with ARCHIVE_FORMAT=message (it applies to batched mode, ARCHIVE_FORMAT=ndjson)',
+      'BATCH_MAX_SECONDS="10": has no effect with ARCHIVE_FORMAT=message (it applies to batched mode, ARCHIVE_FORMAT=ndjson)',
+    ]);
+    expect(configWarnings({ ...env, ARCHIVE_FORMAT: "ndjson" }, loadConfig({ ...env, ARCHIVE_FORMAT: "ndjson" }))).toEqual([]);
+    expect(configWarnings(REQUIRED, loadConfig(REQUIRED))).toEqual([]);
+  });
+});
+
+describe("one set of validators for the service and the CLI", () => {
+  const TO = "https://sqs.eu-west-1.amazonaws.com/123456789012/dst";
+  const cliProblems = (env: Record<string, string>): string[] => {
+    try {
+      parseReplayArgs(["--since", "1h", "--to", TO], env, Date.now());
+    } catch (err) {
+      if (err instanceof ConfigError) return [...err.problems];
+      throw err;
+    }
+    return [];
+  };
+
+  it.each([
+    ["S3_BUCKET_NAME", "192.168.1.1"],
+    ["S3_BUCKET_NAME", "s3://bucket"],
+    ["S3_PREFIX", "/abs/"],
+    ["S3_PREFIX", "tab\there/"],
+    ["AWS_REGION", "moon-1"],
+    ["S3_REGION", "EU"],
+    ["AWS_ENDPOINT_URL", "ftp://x"],
+    ["LOG_LEVEL", "loud"],
+    ["S3_FORCE_PATH_STYLE", "yes"],
+  ])("%s=%j: the same line from the service's config and from replay", (name, value) => {
+    const service = problems({ ...REQUIRED, [name]: value }).find((p) => p.startsWith(`${name}=`));
+    const cli = cliProblems({ S3_BUCKET_NAME: "my-archive", [name]: value }).find((p) => p.startsWith(`${name}=`));
+    expect(service).toBeDefined();
+    expect(cli).toBe(service);
+  });
+
+  it("the CLI reports every configuration problem in one pass", () => {
+    expect(cliProblems({ S3_BUCKET_NAME: "Bad_Bucket", AWS_REGION: "moon", LOG_LEVEL: "loud", AWS_ENDPOINT_URL: "nope" })).toHaveLength(4);
+  });
 });
