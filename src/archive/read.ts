@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { Envelope } from "./envelope.js";
 import { byExtension, createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "./format.js";
+import { isManifestKey } from "./compacted.js";
 import { BadContentError, parseEnvelope } from "./parse.js";
 
 /**
@@ -51,6 +52,8 @@ export async function listWindow(
       counters.listRequests++;
       const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: hp, ContinuationToken: token }), { abortSignal: signal });
       for (const o of out.Contents ?? []) {
+        // A compacted generation's manifest repeats its Parquet file's commit record: not content of its own.
+        if (o.Key && isManifestKey(o.Key)) continue;
         const parsed = o.Key ? (parseArchiveKey(prefix, o.Key) ?? byExtension(hp, o.Key)) : null;
         if (!parsed || !o.Key) {
           ignored++;
@@ -113,6 +116,11 @@ export async function readObject(
   cb: ReadCallbacks,
   signal?: AbortSignal,
 ): Promise<ObjectInfo> {
+  if (obj.parsed.layout === "parquet") {
+    // Loaded on first use: only readers of the compacted layout need DuckDB.
+    const { readParquetObject } = await import("./compacted-read.js");
+    return readParquetObject(s3, bucket, obj, counters, cb, signal);
+  }
   counters.getRequests++;
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: obj.key }), { abortSignal: signal });
   counters.bytesRead += out.ContentLength ?? 0;
