@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
 
 /**
  * One DuckDB session for the compacted layout (compacting and reading back): an on-disk database in a spill
@@ -28,6 +28,8 @@ export function sqlString(s: string): string {
 
 export async function openDuck(s: DuckSettings): Promise<Duck> {
   mkdirSync(join(s.dir, "tmp"), { recursive: true });
+  // Loaded on first use: the native engine is needed only by compaction and readers of the compacted layout.
+  const { DuckDBInstance } = await import("@duckdb/node-api");
   const instance = await DuckDBInstance.create(join(s.dir, "compact.duckdb"), {
     memory_limit: s.memoryLimit,
     temp_directory: join(s.dir, "tmp"),
