@@ -7,7 +7,8 @@ import { sentTimestampOf } from "./parse.js";
  *
  * - `${toPrefix}YYYY/MM/DD/HH/g000001.parquet`: generation 1 of that SentTimestamp hour, rows ordered by sent_at,
  *   then sequence_number. Its key-value metadata `sqs_archiver_commit` holds the commit record.
- * - `${toPrefix}YYYY/MM/DD/HH/g000001.manifest.json`: the same commit record, for readers that do not open Parquet.
+ * - `${toPrefix}_manifests/YYYY/MM/DD/HH/g000001.json`: the same commit record, for readers that do not open Parquet.
+ *   Outside the hour folders, so a table over them (Athena, DuckDB, replay) only ever sees Parquet.
  *
  * A generation number is the slot a compactor claims with `If-None-Match: *`: generation N+1 is only ever computed
  * from generations 1..N, so two compactors that read the same state race for the same key and one loses (412).
@@ -19,27 +20,24 @@ import { sentTimestampOf } from "./parse.js";
 export const COMPACTED_SCHEMA_VERSION = 1;
 export const COMMIT_METADATA_KEY = "sqs_archiver_commit";
 
-const GEN_RE = /^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/g(\d{6})\.(parquet|manifest\.json)$/;
+const GEN_RE = /^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/g(\d{6})\.parquet$/;
+export const MANIFESTS = "_manifests/";
 
 export function generationKey(toPrefix: string, hourMs: number, generation: number): string {
   return `${toPrefix}${hourPath(hourMs)}/g${String(generation).padStart(6, "0")}.parquet`;
 }
 
-export function manifestKey(parquetKey: string): string {
-  return parquetKey.replace(/\.parquet$/, ".manifest.json");
+export function manifestKey(toPrefix: string, hourMs: number, generation: number): string {
+  return `${toPrefix}${MANIFESTS}${hourPath(hourMs)}/g${String(generation).padStart(6, "0")}.json`;
 }
 
-/** The generation and kind of a compacted key under prefix, or null. */
-export function parseCompactedKey(prefix: string, key: string): { hour: string; generation: number; kind: "parquet" | "manifest" } | null {
+/** The hour and generation of a compacted Parquet key under prefix, or null. */
+export function parseCompactedKey(prefix: string, key: string): { hour: string; hourMs: number; generation: number } | null {
   if (!key.startsWith(prefix)) return null;
   const m = GEN_RE.exec(key.slice(prefix.length));
   if (!m) return null;
-  return { hour: `${m[1]}-${m[2]}-${m[3]}T${m[4]}:00:00Z`, generation: Number(m[5]), kind: m[6] === "parquet" ? "parquet" : "manifest" };
-}
-
-/** A manifest is never archive content: readers of a prefix skip it without a warning. */
-export function isManifestKey(key: string): boolean {
-  return /\/g\d{6}\.manifest\.json$/.test(key);
+  const hour = `${m[1]}-${m[2]}-${m[3]}T${m[4]}:00:00Z`;
+  return { hour, hourMs: Date.parse(hour), generation: Number(m[5]) };
 }
 
 export interface CommitSource {

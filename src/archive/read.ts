@@ -2,7 +2,6 @@ import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { Envelope } from "./envelope.js";
 import { byExtension, createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "./format.js";
-import { isManifestKey } from "./compacted.js";
 import { BadContentError, parseEnvelope } from "./parse.js";
 
 /**
@@ -52,8 +51,6 @@ export async function listWindow(
       counters.listRequests++;
       const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: hp, ContinuationToken: token }), { abortSignal: signal });
       for (const o of out.Contents ?? []) {
-        // A compacted generation's manifest repeats its Parquet file's commit record: not content of its own.
-        if (o.Key && isManifestKey(o.Key)) continue;
         const parsed = o.Key ? (parseArchiveKey(prefix, o.Key) ?? byExtension(hp, o.Key)) : null;
         if (!parsed || !o.Key) {
           ignored++;

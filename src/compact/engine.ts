@@ -309,7 +309,7 @@ export class Compactor {
       return "race";
     }
     // The Parquet file is the commit; the manifest repeats it (a re-run writes it if this process dies first).
-    await putIfAbsent(this.s3, o.bucket, manifestKey(key), { data: Buffer.from(JSON.stringify(built.commit, null, 2)) }, "application/json", signal);
+    await putIfAbsent(this.s3, o.bucket, manifestKey(o.toPrefix, hourMs, generation), { data: Buffer.from(JSON.stringify(built.commit, null, 2)) }, "application/json", signal);
     return { ...result, outcome: problems.length ? "failed" : "written", bytesOut: built.bytes };
   }
 

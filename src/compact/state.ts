@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { manifestKey, parseCommitRecord, parseCompactedKey, type CommitRecord } from "../archive/compacted.js";
+import { MANIFESTS, manifestKey, parseCommitRecord, parseCompactedKey, type CommitRecord } from "../archive/compacted.js";
 import { downloadObject, parquetCommit } from "../archive/compacted-read.js";
 import type { Duck } from "../archive/duckdb.js";
 import { hourPath } from "../archive/format.js";
@@ -49,15 +49,15 @@ export async function loadHourState(
   signal?: AbortSignal,
 ): Promise<HourState> {
   const listed = await listAll(s3, bucket, `${toPrefix}${hourPath(hourMs)}/`, counters, signal);
-  const keys = new Set(listed.map((o) => o.key));
+  const manifests = new Set((await listAll(s3, bucket, `${toPrefix}${MANIFESTS}${hourPath(hourMs)}/`, counters, signal)).map((o) => o.key));
   const generations: Generation[] = [];
   let manifestsRepaired = 0;
   for (const o of listed) {
     const p = parseCompactedKey(toPrefix, o.key);
-    if (!p || p.kind !== "parquet") continue;
-    const mKey = manifestKey(o.key);
+    if (!p) continue;
+    const mKey = manifestKey(toPrefix, hourMs, p.generation);
     let commit: CommitRecord;
-    if (keys.has(mKey)) commit = parseCommitRecord(await getText(s3, bucket, mKey, counters, signal));
+    if (manifests.has(mKey)) commit = parseCommitRecord(await getText(s3, bucket, mKey, counters, signal));
     else {
       const file = join(workDir, `state-g${p.generation}.parquet`);
       await downloadObject(s3, bucket, o.key, file, counters, signal);

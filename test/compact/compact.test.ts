@@ -3,7 +3,11 @@
  * codec), hand-written objects add duplicates, and the real CLI process compacts them against the emulator (through
  * the proxy, which answers If-None-Match: * with 412 like S3). Every assertion is on what is in the bucket.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { gunzipSync, gzipSync, zstdDecompressSync } from "node:zlib";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Envelope } from "../../src/archive/envelope.js";
@@ -12,7 +16,9 @@ import { hourPath, hourStart } from "../../src/archive/format.js";
 import { startBackend, waitFor, type Backend } from "../support/harness.js";
 import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
 import { getBytes, readAllLines } from "../support/archive-reader.js";
-import { cliEnv, compress, putNdjson, runCli, spawnCli } from "../replay/helpers.js";
+import { dedupeViewSelect, duckDbColumns } from "../../src/replay/athena.js";
+import { PROVENANCE_MESSAGE_ID, PROVENANCE_SENT_TIMESTAMP } from "../../src/replay/message.js";
+import { cliEnv, compress, plainAttributes, putNdjson, receiveAll, runCli, spawnCli } from "../replay/helpers.js";
 import { allRows, readCompacted, sendAt, type Attrs } from "./helpers.js";
 
 const BUCKET = "compact-archive";
@@ -170,9 +176,9 @@ describe("sqs-archiver compact (real CLI, real service archives, emulator S3 wit
   it("late data: a second generation holds only the new ids; still exactly once, nothing rewritten", async () => {
     const raw = await rawById(backend, "raw/", H1);
     const old = [...raw.values()].map((d) => d[0]!).filter((e) => e.body.length < 1000);
-    const late = [envelope("late-0001", "late one", H1 + 50 * 60_000), envelope("late-0002", "late two \u0007", H1 + 59 * 60_000)];
+    const late = [envelope("late-0001", "late one", H1 + 50 * 60_000), envelope("late-0002", "late two \t tab", H1 + 59 * 60_000)];
     await putNdjson(backend, BUCKET, "raw/", [...late, old[0]!], "gzip");
-    const g1 = await backend.getText(BUCKET, `raw-compacted/${hourPath(H1)}/g000001.manifest.json`);
+    const g1 = await backend.getText(BUCKET, `raw-compacted/_manifests/${hourPath(H1)}/g000001.json`);
     const r = await runCli(["compact", ...window(H1), "--bucket", BUCKET, "--prefix", "raw/"], cliEnv(backend));
     expect(r.code, r.stdout.join("\n")).toBe(0);
     expect(r.events("compact_summary")[0]).toMatchObject({ hoursWritten: 1, sourcesRead: 1, rowsIn: 3, rowsOut: 2, alreadyCompacted: 1, lateRows: 2 });
@@ -181,7 +187,77 @@ describe("sqs-archiver compact (real CLI, real service archives, emulator S3 wit
     expect(files[1]!.rows.map((x) => x.envelope.messageId)).toEqual(["late-0001", "late-0002"]);
     expect(files[1]!.commit.previous).toEqual([files[0]!.key]);
     expectExactlyOnce(allRows(files), await rawById(backend, "raw/", H1));
-    expect(await backend.getText(BUCKET, `raw-compacted/${hourPath(H1)}/g000001.manifest.json`)).toBe(g1);
+    expect(await backend.getText(BUCKET, `raw-compacted/_manifests/${hourPath(H1)}/g000001.json`)).toBe(g1);
+  }, 60_000);
+
+  it("replay --prefix <compacted prefix> sends exactly what replay from the raw prefix sends (bodies, attributes, once each)", async () => {
+    const raw = await rawById(backend, "raw/", H1);
+    const replayed = async (prefix: string) => {
+      const dst = await backend.createQueue(`replay-${prefix.replace(/\W/g, "")}`);
+      const r = await runCli(["replay", ...window(H1), "--to", dst, "--bucket", BUCKET, "--prefix", prefix, "--rate", "0"], cliEnv(backend));
+      expect(r.code, r.stdout.join("\n")).toBe(0);
+      const got = await receiveAll(backend, dst, raw.size);
+      const ids = got.map((m) => m.MessageAttributes?.[PROVENANCE_MESSAGE_ID]?.StringValue).filter(Boolean);
+      expect(new Set(ids).size, "each original id once").toBe(ids.length);
+      // Messages too large for provenance attributes (1 MiB) are compared by content.
+      return got
+        .map((m) => JSON.stringify({ id: m.MessageAttributes?.[PROVENANCE_MESSAGE_ID]?.StringValue ?? null, body: m.Body, attrs: plainAttributes(m, [PROVENANCE_MESSAGE_ID, PROVENANCE_SENT_TIMESTAMP]) }))
+        .sort();
+    };
+    const fromRaw = await replayed("raw/");
+    const fromCompacted = await replayed("raw-compacted/");
+    expect(fromRaw).toHaveLength(raw.size);
+    expect(fromCompacted.length).toBe(fromRaw.length);
+    for (let i = 0; i < fromRaw.length; i++) expect(fromCompacted[i] === fromRaw[i], `message ${i} identical`).toBe(true);
+  }, 90_000);
+
+  it("DuckDB over the compacted Parquet returns exactly the rows of the deduplicating view over the raw archive", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "compact-query-"));
+    const db = await DuckDBInstance.create(":memory:");
+    const con = await db.connect();
+    try {
+      for (const key of await backend.listKeys(BUCKET)) {
+        if (!key.startsWith("raw/") && !key.startsWith("raw-compacted/")) continue;
+        mkdirSync(dirname(join(dir, key)), { recursive: true });
+        writeFileSync(join(dir, key), await getBytes(backend, BUCKET, key));
+      }
+      const columns = Object.entries(duckDbColumns()).map(([k, v]) => `'${k}': '${v.replace(/'/g, "''")}'`).join(", ");
+      await con.run(
+        `CREATE VIEW raw_archive AS SELECT * EXCLUDE (filename), regexp_extract(filename, '(\\d{4}/\\d{2}/\\d{2}/\\d{2})/[^/]*$', 1) AS datehour
+         FROM read_ndjson(['${dir}/raw/**/*.json', '${dir}/raw/**/*.ndjson*'], columns = {${columns}}, filename = true)`,
+      );
+      await con.run(`CREATE VIEW raw_archive_dedup AS ${dedupeViewSelect("raw_archive")}`);
+      const dedup = (await con.runAndReadAll("SELECT messageId AS id, body FROM raw_archive_dedup ORDER BY id")).getRowObjectsJson();
+      const compacted = (await con.runAndReadAll(`SELECT message_id AS id, body FROM read_parquet('${dir}/raw-compacted/**/*.parquet', hive_partitioning = false) ORDER BY id`)).getRowObjectsJson();
+      expect(compacted.length).toBe((await rawById(backend, "raw/", H1)).size);
+      expect(compacted).toEqual(dedup);
+      // An attribute filter reads the same rows from both.
+      const acme = (sql: string) => con.runAndReadAll(sql).then((r) => r.getRowObjectsJson().map((x) => x.id).sort());
+      expect(await acme(`SELECT message_id AS id FROM read_parquet('${dir}/raw-compacted/**/*.parquet') WHERE message_attributes['tenant'].string_value = 'acme'`)).toEqual(
+        await acme("SELECT messageId AS id FROM raw_archive_dedup WHERE messageattributes['tenant'].StringValue = 'acme'"),
+      );
+    } finally {
+      con.closeSync();
+      db.closeSync();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("--dry-run reports the generation it would write and writes nothing; hours inside --settle are left alone", async () => {
+    const h = H1 - 4 * HOUR;
+    await putNdjson(backend, BUCKET, "dry/", [envelope("dry-1", "d1", h + 1), envelope("dry-2", "d2", h + 2), envelope("dry-1", "d1", h + 1)], "gzip");
+    const before = puts();
+    const r = await runCli(["compact", ...window(h), "--bucket", BUCKET, "--prefix", "dry/", "--dry-run"], cliEnv(backend));
+    expect(r.code).toBe(0);
+    expect(r.events("compact_hour")[0]).toMatchObject({ outcome: "dry_run", generation: 1, rowsIn: 3, rowsOut: 2, duplicatesDropped: 1, key: `dry-compacted/${hourPath(h)}/g000001.parquet` });
+    expect(r.events("compact_summary")[0]).toMatchObject({ dryRun: true, rowsOut: 2, generationsWritten: 0 });
+    expect(puts()).toBe(before);
+    expect(await backend.listKeys(BUCKET, "dry-compacted/")).toEqual([]);
+    // The hour ended 6-7 h ago: with --settle 8h it is too recent to compact.
+    const s = await runCli(["compact", ...window(h), "--bucket", BUCKET, "--prefix", "dry/", "--settle", "8h"], cliEnv(backend));
+    expect(s.code).toBe(0);
+    expect(s.events("compact_summary")[0]).toMatchObject({ hours: 0, hoursUnsettled: 1 });
+    expect(await backend.listKeys(BUCKET, "dry-compacted/")).toEqual([]);
   }, 60_000);
 
   it("an integrity conflict (same messageId, different body) names the id, exits 1 and leaves the hour untouched", async () => {
@@ -209,14 +285,14 @@ describe("sqs-archiver compact (real CLI, real service archives, emulator S3 wit
     first.child.kill("SIGKILL");
     await first.exited;
     // 2: the manifest write hangs (the Parquet file is already written): killed there.
-    backend.proxy.setFaults([{ match: (op) => op.name === "PutObject" && (op.key ?? "").endsWith(".manifest.json"), action: { kind: "hang" }, times: 1 }]);
+    backend.proxy.setFaults([{ match: (op) => op.name === "PutObject" && (op.key ?? "").includes("/_manifests/"), action: { kind: "hang" }, times: 1 }]);
     const second = spawnCli(["compact", ...window(h), "--bucket", BUCKET, "--prefix", "kill/"], cliEnv(backend));
     await waitFor(async () => (await backend.listKeys(BUCKET, "kill-compacted/")).some((k) => k.endsWith(".parquet")), 60_000, 50);
     await new Promise((res) => setTimeout(res, 300));
     second.child.kill("SIGKILL");
     await second.exited;
     backend.proxy.clearFaults();
-    expect((await backend.listKeys(BUCKET, "kill-compacted/")).filter((k) => k.endsWith(".manifest.json"))).toEqual([]);
+    expect(await backend.listKeys(BUCKET, "kill-compacted/_manifests/")).toEqual([]);
     const third = await runCli(["compact", ...window(h), "--bucket", BUCKET, "--prefix", "kill/"], cliEnv(backend));
     expect(third.code, third.stdout.join("\n")).toBe(0);
     expect(third.events("compact_hour")[0]).toMatchObject({ outcome: "up_to_date", manifestsRepaired: 1 });
@@ -232,7 +308,7 @@ describe("sqs-archiver compact (real CLI, real service archives, emulator S3 wit
     await putNdjson(backend, BUCKET, "race/", envs.slice(0, 250), "gzip");
     await putNdjson(backend, BUCKET, "race/", envs.slice(200), "zstd");
     // Slow listings (answered late, acted on at once), so both have read the empty state before either commits.
-    backend.proxy.setLatency({ ListObjectsV2: 3000 });
+    backend.proxy.setLatency({ ListObjectsV2: 1500 });
     try {
       const [a, b] = await Promise.all([0, 1].map(() => runCli(["compact", ...window(h), "--bucket", BUCKET, "--prefix", "race/"], cliEnv(backend))));
       expect([a!.code, b!.code]).toEqual([0, 0]);

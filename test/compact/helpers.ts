@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
 import { vi } from "vitest";
-import { COMMIT_METADATA_KEY, fromRow, parseCommitRecord, parseCompactedKey, type CommitRecord, type CompactRow } from "../../src/archive/compacted.js";
+import { COMMIT_METADATA_KEY, fromRow, manifestKey, parseCommitRecord, parseCompactedKey, type CommitRecord, type CompactRow } from "../../src/archive/compacted.js";
 import { parquetRows } from "../../src/archive/compacted-read.js";
 import { openDuck } from "../../src/archive/duckdb.js";
 import type { Envelope } from "../../src/archive/envelope.js";
@@ -39,14 +39,14 @@ export async function readCompacted(backend: Backend, bucket: string, toPrefix: 
     const out: CompactedHourFile[] = [];
     for (const key of keys) {
       const p = parseCompactedKey(toPrefix, key);
-      if (p?.kind !== "parquet") continue;
+      if (!p) continue;
       const file = join(dir, `${out.length}.parquet`);
       writeFileSync(file, await getBytes(backend, bucket, key));
       const kv = await (await duck.con.run(`SELECT decode(value) FROM parquet_kv_metadata('${file}') WHERE decode(key) = '${COMMIT_METADATA_KEY}'`)).getRows();
       const cols = await (await duck.con.run(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('${file}'))`)).getRows();
       const rows: CompactedRow[] = [];
       for await (const row of parquetRows(duck, file)) rows.push({ key, generation: p.generation, row, envelope: fromRow(row) });
-      const mKey = key.replace(/\.parquet$/, ".manifest.json");
+      const mKey = manifestKey(toPrefix, p.hourMs, p.generation);
       const manifest = keys.includes(mKey) ? parseCommitRecord(await backend.getText(bucket, mKey)) : undefined;
       out.push({ key, generation: p.generation, commit: parseCommitRecord(String(kv[0]?.[0])), ...(manifest ? { manifest } : {}), rows, columns: cols.map((c) => ({ name: String(c[0]), type: String(c[1]) })) });
     }

@@ -1,6 +1,6 @@
 /** The compacted layout's pure parts: key scheme and the row <-> envelope mapping (every envelope rebuilt exactly). */
 import { describe, expect, it } from "vitest";
-import { fromRow, generationKey, isManifestKey, manifestKey, parseCompactedKey, toRow } from "../../src/archive/compacted.js";
+import { fromRow, generationKey, manifestKey, parseCompactedKey, toRow } from "../../src/archive/compacted.js";
 import { md5Hex, type Envelope } from "../../src/archive/envelope.js";
 import { parseArchiveKey } from "../../src/archive/format.js";
 import { defaultToPrefix } from "../../src/cli/compact-args.js";
@@ -29,12 +29,11 @@ describe("compacted keys", () => {
   it("generation keys are deterministic per hour and generation, and every reader can tell them apart", () => {
     const k = generationKey("c/", T, 3);
     expect(k).toBe("c/2026/11/24/13/g000003.parquet");
-    expect(manifestKey(k)).toBe("c/2026/11/24/13/g000003.manifest.json");
-    expect(parseCompactedKey("c/", k)).toEqual({ hour: "2026-11-24T13:00:00Z", generation: 3, kind: "parquet" });
-    expect(parseCompactedKey("c/", manifestKey(k))?.kind).toBe("manifest");
+    // Manifests live outside the hour folders: a table or a replay over the hours sees only Parquet.
+    expect(manifestKey("c/", T, 3)).toBe("c/_manifests/2026/11/24/13/g000003.json");
+    expect(parseCompactedKey("c/", k)).toEqual({ hour: "2026-11-24T13:00:00Z", hourMs: Date.UTC(2026, 10, 24, 13), generation: 3 });
+    expect(parseCompactedKey("c/", manifestKey("c/", T, 3))).toBeNull();
     expect(parseArchiveKey("c/", k)).toEqual({ layout: "parquet", hour: "2026-11-24T13:00:00Z", generation: 3 });
-    expect(isManifestKey(manifestKey(k))).toBe(true);
-    expect(isManifestKey("c/2026/11/24/13/0b1c2d3e-0000-4000-8000-000000000001.json")).toBe(false);
   });
 
   it("the default compacted prefix sits beside the source prefix", () => {
