@@ -4,6 +4,7 @@ import { createLogger } from "../logger.js";
 import { ArchiverService } from "../service.js";
 import { packageVersion } from "../version.js";
 import { athenaCommand } from "./athena-command.js";
+import { compactCommand } from "./compact-command.js";
 import { LOCAL_HELP, parseLocalArgs, runLocal } from "./local.js";
 import { replayCommand } from "./replay-command.js";
 import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE, runCommand, usageExit, type CommandSpec } from "./runner.js";
@@ -17,6 +18,7 @@ import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE, runCommand, usageExit, type Comma
 /** Archive commands run by the shared runner (src/cli/runner.ts); a new one is a CommandSpec and a line here. */
 export const COMMANDS: Record<string, { summary: string; spec: CommandSpec<any> }> = {
   replay: { summary: "send archived messages of a time window to a queue again", spec: replayCommand },
+  compact: { summary: "turn closed hours into deduplicated Parquet, each message exactly once", spec: compactCommand },
   "athena-ddl": { summary: "print the Athena table and dedupe view for the archive", spec: athenaCommand },
 };
 

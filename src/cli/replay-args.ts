@@ -87,7 +87,7 @@ function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig
   return out;
 }
 
-function parse(argv: string[], options: NonNullable<ParseArgsConfig["options"]>) {
+export function parse(argv: string[], options: NonNullable<ParseArgsConfig["options"]>) {
   try {
     return parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: false });
   } catch (err) {
@@ -107,7 +107,7 @@ function flagOrVariable(flag: string, flagValue: string | undefined, variable: s
 }
 
 /** Bucket and prefix: a flag wins, else the service's own variables. Missing or invalid is a configuration error. */
-function bucketAndPrefix(values: { bucket?: string; prefix?: string }, env: Env, problems: string[]): { bucket: string; prefix: string } {
+export function bucketAndPrefix(values: { bucket?: string; prefix?: string }, env: Env, problems: string[]): { bucket: string; prefix: string } {
   const bucket = values.bucket ?? env.S3_BUCKET_NAME ?? "";
   if (!bucket) problems.push("S3_BUCKET_NAME=(unset): give --bucket or set S3_BUCKET_NAME (the archive bucket)");
   else flagOrVariable("--bucket", values.bucket, "S3_BUCKET_NAME", env.S3_BUCKET_NAME, bucketProblem, problems);
@@ -126,7 +126,11 @@ export function awsSettings(env: Env, queueUrl: string | undefined, sockets: num
   };
   const region = check("AWS_REGION", regionProblem) ?? check("AWS_DEFAULT_REGION", regionProblem) ?? (queueUrl ? regionFromQueueUrl(queueUrl) : undefined);
   if (!region && !env.AWS_REGION && !env.AWS_DEFAULT_REGION) {
-    problems.push(`AWS_REGION=(unset): is required when the region cannot be derived from the --to host (${queueUrl ? new URL(queueUrl).hostname : "none"})`);
+    problems.push(
+      queueUrl
+        ? `AWS_REGION=(unset): is required when the region cannot be derived from the --to host (${new URL(queueUrl).hostname})`
+        : "AWS_REGION=(unset): is required (the archive bucket's region; S3_REGION overrides it for the bucket)",
+    );
   }
   const s3Region = check("S3_REGION", regionProblem) ?? region;
   const all = check("AWS_ENDPOINT_URL", urlProblem);
