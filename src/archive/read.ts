@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { Envelope } from "./envelope.js";
 import { byExtension, createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "./format.js";
-import { BadContentError, parseEnvelope } from "./parse.js";
+import { BadContentError, checkEnvelope } from "./parse.js";
 
 /**
  * The archive-reading layer every reader shares (replay, compaction, verification): listing a window's hour
@@ -69,6 +69,11 @@ export interface ReadCallbacks {
   /** Awaited before the next line is read (backpressure). */
   envelope(env: Envelope, line: number, lineBytes: number): void | Promise<void>;
   bad(line: number, err: BadContentError): void;
+  /**
+   * When given, a line whose body does not hash to its md5OfBody is reported here and then still delivered to
+   * `envelope` (verification counts it); without it, such a line goes to `bad` like any other.
+   */
+  md5Mismatch?(line: number, err: BadContentError): void;
   /** Checked between lines: true stops reading this object. */
   stopped(): boolean;
 }
@@ -100,6 +105,27 @@ export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGener
   }
 }
 
+function parseLine(text: string, n: number, cb: ReadCallbacks): Envelope | undefined {
+  let checked: ReturnType<typeof checkEnvelope>;
+  try {
+    checked = checkEnvelope(text);
+  } catch (err) {
+    if (err instanceof BadContentError) {
+      cb.bad(n, err);
+      return undefined;
+    }
+    throw err;
+  }
+  if (checked.md5Mismatch) {
+    if (!cb.md5Mismatch) {
+      cb.bad(n, checked.md5Mismatch);
+      return undefined;
+    }
+    cb.md5Mismatch(n, checked.md5Mismatch);
+  }
+  return checked.env;
+}
+
 /**
  * Streams one object: a message-layout object is one envelope (line 1); an NDJSON object is decompressed as it
  * arrives (codec from the key) and read a line at a time. Bad lines and a broken stream (a truncated gzip) are
@@ -127,17 +153,8 @@ export async function readObject(
     const chunks: Buffer[] = [];
     for await (const c of body) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString("utf8").trim();
-    let env: Envelope;
-    try {
-      env = parseEnvelope(text);
-    } catch (err) {
-      if (err instanceof BadContentError) {
-        cb.bad(1, err);
-        return info;
-      }
-      throw err;
-    }
-    await cb.envelope(env, 1, Buffer.byteLength(text));
+    const env = parseLine(text, 1, cb);
+    if (env) await cb.envelope(env, 1, Buffer.byteLength(text));
     return info;
   }
   const decompressor = createDecompressor(obj.parsed.compression);
@@ -152,17 +169,8 @@ export async function readObject(
       n++;
       if (cb.stopped()) break;
       if (line.length === 0 || (line.length === 1 && line[0] === 13)) continue;
-      let env: Envelope;
-      try {
-        env = parseEnvelope(line.toString("utf8"));
-      } catch (err) {
-        if (err instanceof BadContentError) {
-          cb.bad(n, err);
-          continue;
-        }
-        throw err;
-      }
-      await cb.envelope(env, n, line.length);
+      const env = parseLine(line.toString("utf8"), n, cb);
+      if (env) await cb.envelope(env, n, line.length);
     }
   } catch (err) {
     if (signal?.aborted) throw err;

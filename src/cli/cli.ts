@@ -8,11 +8,13 @@ import { athenaDdl } from "../replay/athena.js";
 import { packageVersion } from "../version.js";
 import { ATHENA_HELP, parseAthenaArgs } from "./replay-args.js";
 import { replayCommand } from "./replay-command.js";
+import { verifyCommand } from "./verify-command.js";
 import { EXIT_FAILED, EXIT_USAGE, runCommand, usageExit, type CommandSpec } from "./runner.js";
 
 /** Archive commands run by the shared runner (src/cli/runner.ts); a new one is a CommandSpec and a line here. */
 const COMMANDS: Record<string, { summary: string; spec: CommandSpec<any> }> = {
   replay: { summary: "send archived messages of a time window to a queue again", spec: replayCommand },
+  verify: { summary: "check a time window of the archive is complete and intact (table, --json, --html)", spec: verifyCommand },
 };
 
 const HELP = `Usage: sqs-archiver [command] [options]

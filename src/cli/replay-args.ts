@@ -67,7 +67,7 @@ export interface ReplayCliOptions {
   aws: ReplayAwsSettings;
 }
 
-function parse(argv: string[], options: NonNullable<ParseArgsConfig["options"]>, _command: string) {
+export function parse(argv: string[], options: NonNullable<ParseArgsConfig["options"]>, _command: string) {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   } catch (err) {
@@ -83,7 +83,7 @@ function checkPrefix(p: string, where: string, problems: string[]): void {
 }
 
 /** Bucket and prefix: a flag wins, else the service's own variables. Missing or invalid is a configuration error. */
-function bucketAndPrefix(values: { bucket?: string; prefix?: string }, env: Env): { bucket: string; prefix: string } {
+export function bucketAndPrefix(values: { bucket?: string; prefix?: string }, env: Env): { bucket: string; prefix: string } {
   const problems: string[] = [];
   const bucket = values.bucket ?? env.S3_BUCKET_NAME ?? "";
   if (!bucket) problems.push("S3_BUCKET_NAME=(unset): give --bucket or set S3_BUCKET_NAME (the archive bucket)");
@@ -112,7 +112,7 @@ function validQueueUrl(v: string): boolean {
   }
 }
 
-function optionalUrl(env: Env, name: string, problems: string[]): string | undefined {
+export function optionalUrl(env: Env, name: string, problems: string[]): string | undefined {
   const v = env[name];
   if (!v) return undefined;
   try {

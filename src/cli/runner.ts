@@ -54,6 +54,8 @@ export interface CommandSpec<O extends { logLevel: string }> {
   parse(argv: string[], env: Env, nowMs: number): O | "help";
   /** Returns the exit code. */
   run(opts: O, io: CommandIo): Promise<number>;
+  /** True when stdout carries one document (verify --json): log and progress lines then go to stderr. */
+  stdoutIsDocument?(opts: O): boolean;
 }
 
 /** Prints a usage or configuration error the same way for every command; other errors are not this function's. */
@@ -97,7 +99,7 @@ export async function runCommand<O extends { logLevel: string }>(spec: CommandSp
           cb();
         },
       })
-    : pino.destination({ dest: 1, sync: true });
+    : pino.destination({ dest: spec.stdoutIsDocument?.(opts) ? 2 : 1, sync: true });
   const log = createLogger((tty && opts.logLevel === "info" ? "warn" : opts.logLevel) as LogLevel, destination);
   let ticker: NodeJS.Timeout | undefined;
   let barStopped = false;
