@@ -34,9 +34,11 @@ export interface Metrics {
   readonly messagesBuffered: Gauge;
   readonly bufferedBytes: Gauge;
   readonly buildInfo: Gauge<"version" | "node_version">;
+  readonly oldestUnarchivedAge: Gauge;
 }
 
-export function createMetrics(version: string, nodeVersion: string): Metrics {
+/** `oldestUnarchivedAgeSeconds` is read on each scrape (src/receive/freshness.ts). */
+export function createMetrics(version: string, nodeVersion: string, oldestUnarchivedAgeSeconds: () => number = () => 0): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const p = METRIC_PREFIX;
@@ -138,6 +140,14 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
     }),
     messagesBuffered: new Gauge({ name: `${p}messages_buffered`, help: "Messages in open or flushing ndjson batches", registers }),
     bufferedBytes: new Gauge({ name: `${p}buffered_bytes`, help: "Compressed bytes in open or flushing ndjson batches", registers }),
+    oldestUnarchivedAge: new Gauge({
+      name: `${p}oldest_unarchived_message_age_seconds`,
+      help: "Age of the oldest message received and not yet durable in S3, from its first receive here (archive freshness)",
+      registers,
+      collect() {
+        this.set(oldestUnarchivedAgeSeconds());
+      },
+    }),
     buildInfo: new Gauge({
       name: `${p}build_info`,
       help: "Build information; always 1",

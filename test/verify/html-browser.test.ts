@@ -78,7 +78,7 @@ describe.skipIf(!CHROMIUM)(`HTML report in headless Chromium (${CHROMIUM ?? "not
     await page.goto(url, { waitUntil: "load" });
 
     const bars = await page.$$eval("svg#chart rect.bar-messages", (els) =>
-      els.map((e) => ({ hour: e.getAttribute("data-hour"), messages: Number(e.getAttribute("data-messages")), height: (e as SVGGraphicsElement).getBBox().height, problems: e.classList.contains("has-problems") })),
+      els.map((e) => ({ hour: e.getAttribute("data-hour"), messages: Number(e.getAttribute("data-messages")), height: (e as unknown as { getBBox(): { height: number } }).getBBox().height, problems: e.classList.contains("has-problems") })),
     );
     expect(bars.map((b) => [b.hour, b.messages])).toEqual([
       ["2026-11-24T09:00:00Z", 5],
