@@ -7,12 +7,13 @@ import { sentTimestampOf } from "../archive/parse.js";
  * detail text, or undefined when the check passes (or cannot apply).
  */
 
-/** The envelope's SentTimestamp must fall in the hour its key names (the partition every reader lists). */
-export function wrongHour(env: Envelope, parsed: ParsedArchiveKey): string | undefined {
+/**
+ * The envelope's SentTimestamp must fall in the hour its key names (the partition every reader lists). `keyHourMs`
+ * is Date.parse(parsed.hour), computed once per object by the caller.
+ */
+export function wrongHour(env: Envelope, parsed: ParsedArchiveKey, keyHourMs = Date.parse(parsed.hour)): string | undefined {
   const sent = sentTimestampOf(env);
-  if (sent === undefined) return undefined;
-  const keyHour = Date.parse(parsed.hour);
-  if (hourStart(sent) === keyHour) return undefined;
+  if (sent === undefined || hourStart(sent) === keyHourMs) return undefined;
   return `SentTimestamp ${sent} (${new Date(sent).toISOString()}) is not in the key's hour ${parsed.hour}`;
 }
 

@@ -131,13 +131,14 @@ export class Verifier {
     let held = 0;
     let corrupt = false;
     let mismatch = false;
+    const keyHourMs = Date.parse(ob.parsed.hour);
     const onEnvelope = (env: Envelope, line: number) => {
       held++;
       this.messages++;
       hs.figures.messages++;
       ids?.push(env.messageId);
       const id = { messageId: env.messageId, line };
-      const wh = wrongHour(env, ob.parsed);
+      const wh = wrongHour(env, ob.parsed, keyHourMs);
       if (wh) at("WRONG_HOUR", wh, id);
       const km = keyIdMismatch(env, ob.parsed);
       if (km) at("KEY_ID_MISMATCH", km, id);
