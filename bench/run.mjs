@@ -30,7 +30,7 @@ const { values: opt } = parseArgs({
     put: { type: "string", default: process.env.BENCH_PUT_MS ?? "25" },
     profiles: { type: "string", default: process.env.BENCH_PROFILES ?? "1k,64k" },
     sweep: { type: "string", default: process.env.BENCH_SWEEP ?? "1,2,4,8,16,32" },
-    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,ndjson,codecs,ndjson-keepup,replay" },
+    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,ndjson,codecs,ndjson-keepup,replay,verify" },
     "lean-pairs": { type: "string", default: "2" },
     rounds: { type: "string", default: "3" },
     "ndjson-n": { type: "string", default: "100000" },
@@ -71,7 +71,8 @@ if (opt.help) {
   --only LIST         sections (default list): baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,
                       ndjson (ndjson vs message mode vs a bare SDK PutObject loop, interleaved --rounds),
                       codecs (gzip/zstd/none), ndjson-keepup (durability latency while keeping up),
-                      replay (bench/replay.mjs: sqs-archiver replay --rate 0 from both layouts).
+                      replay (bench/replay.mjs: sqs-archiver replay --rate 0 from both layouts),
+                      verify (bench/verify.mjs: sqs-archiver verify, msg/s per core and peak RSS).
                       ndjson also measures the batched floor (bench/bare-receive.mjs: bare SDK ReceiveMessage(10) +
                       DeleteMessageBatch(10) + envelope JSON + gzip per line, against bench/null-sqs-server.mjs).
                       Not in the default list: "ndfloor" (ndjson vs that floor only, interleaved --rounds),
@@ -820,6 +821,12 @@ try {
     } else {
       log("(no .cpuprofile written: the service did not exit cleanly)");
     }
+  }
+  if (SECTIONS.has("verify")) {
+    // Verify throughput and peak RSS: bench/verify.mjs runs the CLI against its own backend process.
+    const out = execFileSync(process.execPath, [`${ROOT}bench/verify.mjs`, ...(quick ? ["--quick"] : [])], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    for (const l of out.trimEnd().split("\n")) log(l);
+    log("");
   }
   if (SECTIONS.has("replay")) {
     // Replay throughput: bench/replay.mjs runs the CLI against its own backend process behind the same proxy.

@@ -36,6 +36,7 @@ export interface Metrics {
   readonly messagesBuffered: Gauge;
   readonly bufferedBytes: Gauge;
   readonly buildInfo: Gauge<"version" | "node_version">;
+  readonly oldestUnarchivedAge: Gauge;
 }
 
 /** Metric constructors bound to one registry and the name prefix. */
@@ -50,7 +51,8 @@ function factory(registry: Registry) {
   };
 }
 
-export function createMetrics(version: string, nodeVersion: string): Metrics {
+/** `oldestUnarchivedAgeSeconds` is read on each scrape (src/receive/freshness.ts). */
+export function createMetrics(version: string, nodeVersion: string, oldestUnarchivedAgeSeconds: () => number = () => 0): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const { counter, gauge, histogram } = factory(registry);
@@ -94,6 +96,14 @@ export function createMetrics(version: string, nodeVersion: string): Metrics {
     messagesBuffered: gauge("messages_buffered", "Messages in open or flushing ndjson batches"),
     bufferedBytes: gauge("buffered_bytes", "Bytes held by open or flushing ndjson batches: lines waiting for the compressor plus compressed output"),
     buildInfo: gauge("build_info", "Build information; always 1", ["version", "node_version"] as const),
+    oldestUnarchivedAge: new Gauge({
+      name: `${METRIC_PREFIX}oldest_unarchived_message_age_seconds`,
+      help: "Age of the oldest message received and not yet durable in S3, from its first receive here (archive freshness)",
+      registers: [registry],
+      collect() {
+        this.set(oldestUnarchivedAgeSeconds());
+      },
+    }),
   };
   m.buildInfo.set({ version, node_version: nodeVersion }, 1);
   for (const result of ["messages", "empty", "error"]) m.receiveRequests.inc({ result }, 0);

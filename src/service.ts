@@ -3,6 +3,7 @@ import { Consumer } from "sqs-consumer";
 import type { FastifyInstance } from "fastify";
 import { createAwsClients, type AwsClients } from "./aws/aws-clients.js";
 import { BatchHandler } from "./receive/batch-handler.js";
+import { FreshnessTracker } from "./receive/freshness.js";
 import { RECEIVE_BACKOFF_MAX_MS, SINK_BACKOFF_MAX_MS, type Config } from "./config.js";
 import { describeError } from "./errors.js";
 import { HealthState, stuckThresholdMs } from "./http/health.js";
@@ -62,6 +63,7 @@ export class ArchiverService {
   private readonly clients: AwsClients;
   private readonly gate: ReceiveGate;
   private readonly handler: BatchHandler;
+  private readonly freshness: FreshnessTracker;
   private readonly sink: ArchiveSink;
   private readonly backpressure: Backpressure;
   /** Aborted at the shutdown deadline: S3 writes still running are cut and their messages released. */
@@ -74,7 +76,9 @@ export class ArchiverService {
 
   constructor(private readonly o: ServiceOptions) {
     const { config, log } = o;
-    this.metrics = createMetrics(o.version, o.nodeVersion);
+    // A failed write is redelivered after the visibility timeout, once receives are no longer backed off.
+    this.freshness = new FreshnessTracker((config.visibilityTimeoutSeconds + config.waitTimeSeconds + 30) * 1000 + SINK_BACKOFF_MAX_MS);
+    this.metrics = createMetrics(o.version, o.nodeVersion, () => this.freshness.oldestAgeSeconds());
     this.health = new HealthState({ loops: config.concurrency, stuckAfterMs: stuckThresholdMs(config) });
     this.clients = o.clients ?? createAwsClients(config);
     const ndjson = config.archiveFormat === "ndjson";
@@ -121,6 +125,7 @@ export class ArchiverService {
       health: this.health,
       gate: this.gate,
       log,
+      freshness: this.freshness,
     });
     this.probes = createProbeServer({ health: this.health, metrics: this.metrics });
     this.server = this.probes.app;

@@ -3,7 +3,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/
 import type { ArchiveCompression } from "../config.js";
 import type { Envelope } from "./envelope.js";
 import { byExtension, createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "./format.js";
-import { BadContentError, parseEnvelope } from "./parse.js";
+import { BadContentError, checkEnvelope } from "./parse.js";
 
 /**
  * The archive-reading layer every reader shares (replay, compaction, verification): listing a window's hour
@@ -70,6 +70,11 @@ export interface ReadCallbacks {
   /** Awaited before the next line is read (backpressure). */
   envelope(env: Envelope, line: number, lineBytes: number): void | Promise<void>;
   bad(line: number, err: BadContentError): void;
+  /**
+   * When given, a line whose body does not hash to its md5OfBody is reported here and then still delivered to
+   * `envelope` (verification counts it); without it, such a line goes to `bad` like any other.
+   */
+  md5Mismatch?(line: number, err: BadContentError): void;
   /** Checked between lines: true stops reading this object. */
   stopped(): boolean;
 }
@@ -99,6 +104,27 @@ export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGener
     const last = Buffer.concat(pending);
     if (last.length > 0) yield last;
   }
+}
+
+function parseLine(text: string, n: number, cb: ReadCallbacks): Envelope | undefined {
+  let checked: ReturnType<typeof checkEnvelope>;
+  try {
+    checked = checkEnvelope(text);
+  } catch (err) {
+    if (err instanceof BadContentError) {
+      cb.bad(n, err);
+      return undefined;
+    }
+    throw err;
+  }
+  if (checked.md5Mismatch) {
+    if (!cb.md5Mismatch) {
+      cb.bad(n, checked.md5Mismatch);
+      return undefined;
+    }
+    cb.md5Mismatch(n, checked.md5Mismatch);
+  }
+  return checked.env;
 }
 
 /**
@@ -136,15 +162,8 @@ export async function readObject(
 
 /** One line's envelope to `cb.envelope`, or its problem to `cb.bad`; other errors are not the line's. */
 async function deliver(text: string, line: number, bytes: number, cb: ReadCallbacks): Promise<void> {
-  let env: Envelope;
-  try {
-    env = parseEnvelope(text);
-  } catch (err) {
-    if (!(err instanceof BadContentError)) throw err;
-    cb.bad(line, err);
-    return;
-  }
-  await cb.envelope(env, line, bytes);
+  const env = parseLine(text, line, cb);
+  if (env) await cb.envelope(env, line, bytes);
 }
 
 async function readMessageObject(body: Readable, cb: ReadCallbacks): Promise<void> {

@@ -7,6 +7,7 @@ import { athenaCommand } from "./athena-command.js";
 import { compactCommand } from "./compact-command.js";
 import { LOCAL_HELP, parseLocalArgs, runLocal } from "./local.js";
 import { replayCommand } from "./replay-command.js";
+import { verifyCommand } from "./verify-command.js";
 import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE, runCommand, usageExit, type CommandSpec } from "./runner.js";
 
 /**
@@ -19,6 +20,7 @@ import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE, runCommand, usageExit, type Comma
 export const COMMANDS: Record<string, { summary: string; spec: CommandSpec<any> }> = {
   replay: { summary: "send archived messages of a time window to a queue again", spec: replayCommand },
   compact: { summary: "turn closed hours into deduplicated Parquet, each message exactly once", spec: compactCommand },
+  verify: { summary: "check a time window of the archive is complete and intact (table, --json, --html)", spec: verifyCommand },
   "athena-ddl": { summary: "print the Athena table and dedupe view for the archive", spec: athenaCommand },
 };
 

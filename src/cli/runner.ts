@@ -54,6 +54,8 @@ export interface CommandSpec<O extends { logLevel: string }> {
   parse(argv: string[], env: Env, nowMs: number): O | "help";
   /** Returns the exit code. */
   run(opts: O, io: CommandIo): Promise<number>;
+  /** True when stdout carries one document (verify --json): log and progress lines then go to stderr. */
+  stdoutIsDocument?(opts: O): boolean;
 }
 
 /** Prints a usage or configuration error the same way for every command; other errors are not this function's. */
@@ -84,7 +86,7 @@ function parseOrExit<O>(spec: CommandSpec<O & { logLevel: string }>, argv: strin
 }
 
 /** A logger that writes above the progress bar on a terminal, JSON lines on stdout otherwise. */
-function commandLogger(bar: TerminalProgress | undefined, level: string, tty: boolean): Logger {
+function commandLogger(bar: TerminalProgress | undefined, level: string, tty: boolean, dest: 1 | 2): Logger {
   // Written synchronously off a terminal, so the last lines survive process.exit.
   const destination: DestinationStream = bar
     ? new Writable({
@@ -93,7 +95,7 @@ function commandLogger(bar: TerminalProgress | undefined, level: string, tty: bo
           cb();
         },
       })
-    : pino.destination({ dest: 1, sync: true });
+    : pino.destination({ dest, sync: true });
   // On a terminal only warnings and errors interrupt the bar.
   return createLogger((tty && level === "info" ? "warn" : level) as LogLevel, destination);
 }
@@ -111,10 +113,11 @@ function interruptHandler(proc: Proc, log: Logger) {
   };
 }
 
-function commandIo(spec: { progressFormat?: string }, logLevel: string, proc: Proc): { io: CommandIo; stopProgress(): void } {
+/** `documentOnStdout`: stdout carries one document (verify --json), so log and progress lines go to stderr. */
+function commandIo(spec: { progressFormat?: string }, logLevel: string, proc: Proc, documentOnStdout: boolean): { io: CommandIo; stopProgress(): void } {
   const tty = Boolean(proc.stdout.isTTY);
   const bar = tty && spec.progressFormat ? new TerminalProgress(proc.stderr, spec.progressFormat) : undefined;
-  const log = commandLogger(bar, logLevel, tty);
+  const log = commandLogger(bar, logLevel, tty, documentOnStdout ? 2 : 1);
   let ticker: NodeJS.Timeout | undefined;
   let barStopped = false;
   const stopProgress = () => {
@@ -151,7 +154,7 @@ export async function runCommand<O extends { logLevel: string }>(spec: CommandSp
     proc.stdout.write(`${spec.help}\n`);
     return EXIT_OK;
   }
-  const { io, stopProgress } = commandIo(spec, opts.logLevel, proc);
+  const { io, stopProgress } = commandIo(spec, opts.logLevel, proc, spec.stdoutIsDocument?.(opts) ?? false);
   try {
     return await spec.run(opts, io);
   } catch (err) {

@@ -12,6 +12,7 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { isDurable, type ArchiveSink, type SinkOutcome } from "../sinks/sink.js";
 import type { Backpressure } from "./backpressure.js";
+import type { FreshnessTracker } from "./freshness.js";
 import { Limiter } from "./limiter.js";
 import type { ReceiveGate } from "./receive-gate.js";
 
@@ -25,6 +26,8 @@ interface Deps {
   backpressure: Backpressure;
   log: Logger;
   now?: () => number;
+  /** Told of every message received and of its outcome (the oldest-unarchived-age gauge). */
+  freshness?: FreshnessTracker;
 }
 
 /** What the handler keeps of a received message once its body is handed to the sink: enough to delete or release it. */
@@ -158,6 +161,7 @@ export class BatchHandler {
     this.trackInFlight(messages.length);
     const held: Held[] = messages.map((m) => {
       if (Number(m.Attributes?.ApproximateReceiveCount ?? "1") > 1) metrics.redeliveries.inc();
+      this.d.freshness?.received(m.MessageId);
       // Charged by the gate when the receive returned.
       const bodyBytes = backpressure.sizeOf(m);
       const outcome = this.archiveDeduplicated(m);
@@ -185,6 +189,7 @@ export class BatchHandler {
       const outcomes = await Promise.all(
         held.map((h) =>
           h.outcome.then((o) => {
+            this.d.freshness?.settled(h.messageId, o);
             if (!isDurable(o)) pending.delete(h);
             return o;
           }),

@@ -1,0 +1,43 @@
+import type { BadContentError } from "../archive/parse.js";
+
+/** Stable problem codes: they appear in the JSON report, the HTML report, log lines and the docs (docs/verify.md). */
+export const PROBLEM_CODES = [
+  "CORRUPT_OBJECT",
+  "MALFORMED_LINE",
+  "UNKNOWN_SCHEMA",
+  "MD5_MISMATCH",
+  "WRONG_HOUR",
+  "KEY_ID_MISMATCH",
+  "BATCH_HASH_MISMATCH",
+  "COUNT_MISMATCH",
+  "CONFLICT",
+] as const;
+
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
+
+export interface Problem {
+  code: ProblemCode;
+  /** The object the problem was found in. */
+  key: string;
+  /** The hour partition the key names (ISO, `2026-12-01T10:00:00Z`). */
+  hour: string;
+  messageId?: string;
+  /** 1-based line in an NDJSON object (1 for a message-layout object); absent for a problem of the whole object. */
+  line?: number;
+  detail: string;
+}
+
+/** What the archive-reading layer's reasons mean as verification problems. */
+export function codeOfBadContent(err: BadContentError): ProblemCode {
+  switch (err.reason) {
+    case "NOT_JSON":
+    case "NOT_ENVELOPE":
+      return "MALFORMED_LINE";
+    case "SCHEMA_VERSION":
+      return "UNKNOWN_SCHEMA";
+    case "MD5_MISMATCH":
+      return "MD5_MISMATCH";
+    case "READ_FAILED":
+      return "CORRUPT_OBJECT";
+  }
+}
