@@ -118,6 +118,8 @@ function scenarios(s: Setup, rules: Rule[]): Record<string, Scenario> {
   const byName = (n: string) => rules.find((r) => r.alert === n) as Rule;
   const noPoll = Number(/> (\d+)$/.exec(byName("SqsArchiverNoSuccessfulPoll").expr)?.[1]);
   const rateThreshold = Number(/> ([\d.]+)$/.exec(byName("SqsArchiverFailuresRising").expr)?.[1]);
+  const freshness = Number(/> (\d+)$/.exec(byName("SqsArchiverArchiveFreshness").expr)?.[1]);
+  const AGE_GAUGE = "sqs_archiver_oldest_unarchived_message_age_seconds";
   const ns = s.namespace;
   const withoutOurs = (name: string) => healthy(s.ours).filter((x) => !x.series.startsWith(`${name}{`));
   return {
@@ -143,6 +145,15 @@ function scenarios(s: Setup, rules: Rule[]): Record<string, Scenario> {
     SqsArchiverNotReady: {
       fire: { input: [...withoutOurs("sqs_archiver_ready"), { series: series("sqs_archiver_ready", s.ours), values: "0x90" }], value: 0, labels: { namespace: ns, pod: s.ours.pod as string } },
       quiet: { input: [...healthy(s.ours), { series: series("sqs_archiver_ready", s.other), values: "0x90" }], why: "our pod is ready; another release's pod is not ours" },
+      onset: 0,
+    },
+    SqsArchiverArchiveFreshness: {
+      // A message held past the threshold on our pod; the near miss is one younger than it, and another release stuck.
+      fire: { input: [...healthy(s.ours), { series: series(AGE_GAUGE, s.ours), values: `${freshness * 2}x90` }], value: freshness * 2, labels: { namespace: ns, pod: s.ours.pod as string } },
+      quiet: {
+        input: [...healthy(s.ours), { series: series(AGE_GAUGE, s.ours), values: `${Math.floor(freshness / 2)}x90` }, { series: series(AGE_GAUGE, s.other), values: `${freshness * 10}x90` }],
+        why: "our oldest unarchived message is younger than the threshold; another release's is not ours",
+      },
       onset: 0,
     },
     SqsArchiverAbsent: {

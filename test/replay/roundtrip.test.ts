@@ -199,8 +199,10 @@ describe("replay round trips (service archives, CLI replays, test receives)", ()
     const envs = tenants.slice(0, 4).map((t) => envelopes.get(t.id) as Envelope);
     await putNdjson(backend, BUCKET, "lost-answer/", envs, "gzip");
     const dst = await freshQueue();
-    // SQS accepts the first SendMessageBatch, its answer never arrives: the SDK retries the same entries.
-    backend.proxy.setFaults([{ match: (op) => op.name === "SendMessageBatch", action: { kind: "reset-after-forward" }, times: 1 }]);
+    // SQS accepts the first SendMessageBatch that carries messages, its answer never arrives: the SDK retries the same
+    // entries. (The one before it is replay's empty up-front target check.)
+    let batches = 0;
+    backend.proxy.setFaults([{ match: (op) => op.name === "SendMessageBatch" && ++batches === 2, action: { kind: "reset-after-forward" }, times: 1 }]);
     try {
       const r = await runCli(["replay", "--since", "1h", "--to", dst, "--bucket", BUCKET, "--prefix", "lost-answer/", "--rate", "0"], cliEnv(backend));
       expect(r.code, r.stderr.join("\n")).toBe(0);
