@@ -41,6 +41,8 @@ interface OpenBatch {
   timer: NodeJS.Timeout;
   /** Bytes the batch holds, charged to the memory budget: lines not yet consumed by the compressor, then its output. */
   charged: number;
+  /** Set once the batch's bytes went back to the budget: a codec still emitting after a cut finish() charges nothing. */
+  settled: boolean;
 }
 
 interface Deps {
@@ -140,7 +142,9 @@ export class BatchSink implements ArchiveSink {
       lastSent: sent,
       openedAt: this.now(),
       charged: 0,
+      settled: false,
       builder: new NdjsonObjectBuilder(this.d.config.archiveCompression, (n) => {
+        if (b.settled) return;
         b.charged += n;
         if (n > 0) this.d.holdBytes(n);
         else this.d.releaseBytes(-n);
@@ -219,6 +223,7 @@ export class BatchSink implements ArchiveSink {
         outcome.aborted ? "batch write cut by the shutdown deadline; its messages are released" : "batch write failed; its messages are left for redelivery",
       );
     }
+    b.settled = true;
     this.d.releaseBytes(b.charged);
     this.setBufferedBytes(-b.charged);
     this.setBuffered(-count);

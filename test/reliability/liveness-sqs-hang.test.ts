@@ -25,7 +25,8 @@ const env = (backend: Backend, queueUrl: string) =>
     WAIT_TIME_SECONDS: String(WAIT),
     S3_REQUEST_TIMEOUT_SECONDS: "1",
     VISIBILITY_TIMEOUT_SECONDS: "600",
-    SHUTDOWN_TIMEOUT_SECONDS: "2",
+    // The shortest drain the service accepts with a 20 s long poll (WAIT_TIME_SECONDS + 5).
+    SHUTDOWN_TIMEOUT_SECONDS: "25",
   });
 /** The longest the SDK alone lets one hanging delete hold the loop (before the handler bounds each call). */
 const UNBOUNDED_DELETE_HOLD_SECONDS = SQS_DELETE_TRIES * SQS_MAX_ATTEMPTS * (WAIT + SQS_REQUEST_TIMEOUT_SLACK_SECONDS);

@@ -21,9 +21,6 @@ describe("a write whose outcome is unknown (stored, answers late)", () => {
     it(`${format}: a message whose object was stored during the brownout is on exactly one line and never redelivered`, async () => {
       const prefix = `${format}/`;
       const queueUrl = await backend.createQueue(`unknown-outcome-${format}`);
-      const now = Date.now();
-      // Every PutObject in the window is stored upstream and answered 2.5 s late (the request timeout is 1 s).
-      backend.proxy.setFaults([{ match: (op) => op.name === "PutObject", action: { kind: "late", delayMs: 2_500 }, fromMs: now, untilMs: now + BROWNOUT_MS }]);
       const svc = spawn(
         serviceEnv(backend, {
           SQS_QUEUE_URL: queueUrl,
@@ -32,17 +29,20 @@ describe("a write whose outcome is unknown (stored, answers late)", () => {
           ARCHIVE_FORMAT: format,
           BATCH_MAX_SECONDS: "1",
           S3_REQUEST_TIMEOUT_SECONDS: "1",
-          VISIBILITY_TIMEOUT_SECONDS: "6",
+          VISIBILITY_TIMEOUT_SECONDS: "8",
           CONCURRENCY: "1",
         }),
       );
       const base = await svc.base();
+      const now = Date.now();
+      // From now on, for 7 s, every PutObject is stored upstream and answered 2.5 s late (the request timeout is 1 s).
+      backend.proxy.setFaults([{ match: (op) => op.name === "PutObject", action: { kind: "late", delayMs: 2_500 }, fromMs: now, untilMs: now + BROWNOUT_MS }]);
       const sent = await sendAll(backend, queueUrl, Array.from({ length: 5 }, (_, i) => `brownout ${format} ${i}`));
       // More messages while the first write's outcome is still open: a redelivery would be grouped with these.
       await sleep(3_000);
       for (const [id, body] of await sendAll(backend, queueUrl, Array.from({ length: 5 }, (_, i) => `later ${format} ${i}`))) sent.set(id, body);
       await sleep(Math.max(0, now + BROWNOUT_MS - Date.now()));
-      await waitForDrained(backend, queueUrl, 40_000);
+      await waitForDrained(backend, queueUrl, 60_000);
       await waitFor(async () => (await metricValue(base, "sqs_archiver_messages_deleted_total")) >= sent.size, 10_000, 100);
 
       const ids = byMessageId(await readAllLines(backend, BUCKET, prefix));
@@ -56,6 +56,6 @@ describe("a write whose outcome is unknown (stored, answers late)", () => {
       expect(backend.proxy.counts.get("HeadObject") ?? 0).toBeGreaterThan(0);
       svc.child.kill("SIGTERM");
       expect((await svc.exited).code).toBe(0);
-    }, 90_000);
+    }, 120_000);
   }
 });
