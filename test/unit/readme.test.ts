@@ -54,7 +54,8 @@ describe("README configuration table", () => {
     } else {
       expect(literal, `${name} default`).toBe(String(spec.default));
     }
-    const format = spec.format as string | { values?: readonly string[] };
+    const format = spec.format;
+    const values = typeof format === "function" ? (format as { values?: readonly string[] }).values : undefined;
     if (typeof format === "string" && format.startsWith("int-")) {
       const [, min, max] = /^int-(\d+)-(\d+)$/.exec(format) as RegExpExecArray;
       const range = /^([\d,]+(?: [KMG]iB)?)–([\d,]+(?: [KMG]iB)?)/.exec(row.allowed);
@@ -62,8 +63,8 @@ describe("README configuration table", () => {
       expect([amount(range?.[1] as string), amount(range?.[2] as string)]).toEqual([Number(min), Number(max)]);
     } else if (format === "strict-boolean") {
       expect(row.allowed).toBe("true, false");
-    } else if (typeof format === "function" && format.values) {
-      expect(row.allowed.split(/,\s*/)).toEqual([...format.values]);
+    } else if (values) {
+      expect(row.allowed.split(/,\s*/)).toEqual([...values]);
     }
   });
 });
