@@ -3,35 +3,16 @@ import { ArchiverError, ConfigError, PortInUseError } from "../errors.js";
 import { createLogger } from "../logger.js";
 import { ArchiverService } from "../service.js";
 import { packageVersion } from "../version.js";
-import { athenaCommand } from "./athena-command.js";
 import { LOCAL_HELP, parseLocalArgs, runLocal } from "./local.js";
-import { replayCommand } from "./replay-command.js";
-import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE, runCommand, usageExit, type CommandSpec } from "./runner.js";
+import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE } from "./exit-codes.js";
+import type { CommandSpec } from "./runner.js";
 
 /**
- * The one command table of both entry points (`node dist/main.js …` in the image, `sqs-archiver …` from the
- * package's bin): they check the Node version, then hand `process` to `dispatch`. Nothing else here reads the global
- * process: the entry passes it in.
+ * What both entry points run (`node dist/main.js …` in the image, `sqs-archiver …` from the package's bin) once they
+ * have checked the Node version: the service, local mode, or a command of the table in commands.ts (loaded only for
+ * a command, so the service process holds none of the CLI's modules). Nothing here reads the global process: the
+ * entry passes it in.
  */
-
-/** Archive commands run by the shared runner (src/cli/runner.ts); a new one is a CommandSpec and a line here. */
-export const COMMANDS: Record<string, { summary: string; spec: CommandSpec<any> }> = {
-  replay: { summary: "send archived messages of a time window to a queue again", spec: replayCommand },
-  "athena-ddl": { summary: "print the Athena table and dedupe view for the archive", spec: athenaCommand },
-};
-
-export const HELP = `Usage: sqs-archiver [command] [options]   (in the image: node dist/main.js [command] [options])
-
-Commands:
-  (none)       run the archiver service from environment configuration (README: Configuration)
-  local        embedded SQS+S3 emulator and the service, no AWS account needed (npm run local)
-${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
-  .join("\n")}
-  help [CMD]   this help, or a command's (same as sqs-archiver CMD --help)
-
-Options: -h, --help   this help; -v, --version   print the version.
-Exit status: 0 ok; 1 failed; 2 usage error; 78 configuration error; 130 interrupted.`;
 
 type Proc = NodeJS.Process;
 
@@ -108,7 +89,7 @@ async function runLocalMode(argv: string[], proc: Proc): Promise<void> {
   try {
     opts = parseLocalArgs(argv, proc.env, proc.cwd());
   } catch (err) {
-    const code = usageExit(err, "local", proc);
+    const code = (await import("./runner.js")).usageExit(err, "local", proc);
     if (code === undefined) throw err;
     return void proc.exit(code);
   }
@@ -138,7 +119,8 @@ function usage(proc: Proc, problem: string): void {
   proc.exit(EXIT_USAGE);
 }
 
-function runArchiveCommand(spec: CommandSpec<any>, argv: string[], proc: Proc): void {
+async function runArchiveCommand(spec: CommandSpec<any>, argv: string[], proc: Proc): Promise<void> {
+  const { runCommand } = await import("./runner.js");
   runCommand(spec, argv, proc).then(
     (code) => proc.exit(code),
     (err: unknown) => {
@@ -148,7 +130,8 @@ function runArchiveCommand(spec: CommandSpec<any>, argv: string[], proc: Proc): 
   );
 }
 
-function help(argv: string[], proc: Proc): void {
+async function help(argv: string[], proc: Proc): Promise<void> {
+  const { COMMANDS, HELP } = await import("./commands.js");
   const [name] = argv;
   if (name === undefined) return void proc.stdout.write(`${HELP}\n`);
   if (name === "local") return void proc.stdout.write(`${LOCAL_HELP}\n`);
@@ -161,14 +144,14 @@ function help(argv: string[], proc: Proc): void {
 export async function dispatch(proc: Proc): Promise<void> {
   proc.on("unhandledRejection", (err) => exitAfterStderr(proc, fatalLine("unhandled_rejection", err), 1));
   const [command, ...rest] = proc.argv.slice(2);
-  const archive = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   try {
-    if (archive) return runArchiveCommand(archive.spec, rest, proc);
     if (command === undefined) return await runService([], proc);
     if (command === "local") return await runLocalMode(rest, proc);
-    if (command === "help" || command === "--help" || command === "-h") return help(rest, proc);
+    if (command === "help" || command === "--help" || command === "-h") return await help(rest, proc);
     if (command === "--version" || command === "-v") return void proc.stdout.write(`${packageVersion()}\n`);
     if (command.startsWith("-")) return await runService([command, ...rest], proc);
+    const { COMMANDS } = await import("./commands.js");
+    if (Object.hasOwn(COMMANDS, command)) return await runArchiveCommand((COMMANDS[command] as { spec: CommandSpec<any> }).spec, rest, proc);
     usage(proc, `unknown command ${JSON.stringify(command)}`);
   } catch (err) {
     exitAfterStderr(proc, err instanceof ArchiverError && !(err instanceof ConfigError) ? `sqs-archiver: ${err.code}: ${err.message}\n` : fatalLine("startup_failed", err), EXIT_FAILED);
