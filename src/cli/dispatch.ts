@@ -95,8 +95,18 @@ async function runLocalMode(argv: string[], proc: Proc): Promise<void> {
   }
   if (opts === "help") return void proc.stdout.write(`${LOCAL_HELP}\n`);
   const log = createLogger(opts.logLevel);
+  // Ctrl-C may come while the emulator and the service start: it stops them once they are up.
+  let handle: Awaited<ReturnType<typeof runLocal>> | undefined;
+  let stopRequested = false;
+  const stop = async () => {
+    stopRequested = true;
+    if (!handle) return;
+    await handle.stop();
+    proc.exit(0);
+  };
+  onSignals(proc, stop);
   try {
-    const handle = await runLocal({
+    handle = await runLocal({
       ...opts,
       env: proc.env,
       log,
@@ -105,13 +115,11 @@ async function runLocalMode(argv: string[], proc: Proc): Promise<void> {
       // Local mode is interactive: the banner shares stdout with the JSON log lines.
       print: (line) => proc.stdout.write(`${line}\n`),
     });
-    onSignals(proc, async () => {
-      await handle.stop();
-      proc.exit(0);
-    });
   } catch (err) {
     if (!startupProblem(proc, err, "sqs-archiver local")) throw err;
+    return;
   }
+  if (stopRequested) await stop();
 }
 
 function usage(proc: Proc, problem: string): void {
