@@ -116,9 +116,11 @@ convict.addFormat({
 const bool = "strict-boolean";
 
 function oneOf(values: readonly string[]) {
-  return (value: unknown): void => {
+  const check = (value: unknown): void => {
     if (typeof value !== "string" || !values.includes(value)) throw new Error(`must be one of ${values.join(", ")}`);
   };
+  // Read by the README test (the table's allowed values).
+  return Object.assign(check, { values });
 }
 
 /** A convict format from a shared validator (src/validators.ts); `required` names what an unset value is. */
@@ -207,6 +209,9 @@ const schema = {
   AWS_ENDPOINT_URL_SQS: { doc: "SDK endpoint for SQS", format: optionalUrl, default: "", env: "AWS_ENDPOINT_URL_SQS" },
   AWS_ENDPOINT_URL_S3: { doc: "SDK endpoint for S3", format: optionalUrl, default: "", env: "AWS_ENDPOINT_URL_S3" },
 };
+
+/** The schema itself, for the checks that documentation agrees with it (test/unit/readme.test.ts). */
+export const CONFIG_SCHEMA: Readonly<Record<string, { default: unknown; format: unknown }>> = schema;
 
 /** The service's own variables, in the order the README and the ConfigMaps list them. */
 export const SERVICE_ENV_VARS: readonly string[] = Object.keys(schema).filter((k) => !k.startsWith("AWS_ENDPOINT_URL"));

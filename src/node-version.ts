@@ -16,3 +16,17 @@ export function nodeVersionProblem(found: string): string | undefined {
     `or install Node ${REQUIRED_NODE_MAJOR} (nvm install ${REQUIRED_NODE_MAJOR}).`
   );
 }
+
+/**
+ * What both entry points do: check the Node version, then load the dispatcher (a dynamic import, so nothing that
+ * needs Node 24 is linked before the check) and hand it the process.
+ */
+export async function runEntry(proc: NodeJS.Process, load: () => Promise<{ dispatch(p: NodeJS.Process): Promise<void> }>): Promise<void> {
+  const problem = nodeVersionProblem(proc.versions.node);
+  if (problem) {
+    proc.stderr.write(`${problem}\n`);
+    proc.exitCode = 1;
+    return;
+  }
+  await (await load()).dispatch(proc);
+}

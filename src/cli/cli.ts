@@ -4,12 +4,6 @@
  * `node dist/main.js [command]` (src/cli/dispatch.ts). The Node version is checked before anything that needs Node 24
  * is imported (static imports are linked before this module runs, so the rest is a dynamic import).
  */
-import { nodeVersionProblem } from "../node-version.js";
+import { runEntry } from "../node-version.js";
 
-const problem = nodeVersionProblem(process.versions.node);
-if (problem) {
-  process.stderr.write(`${problem}\n`);
-  process.exitCode = 1;
-} else {
-  await (await import("./dispatch.js")).dispatch(process);
-}
+await runEntry(process, () => import("./dispatch.js"));

@@ -3,39 +3,16 @@ import { ArchiverError, ConfigError, PortInUseError } from "../errors.js";
 import { createLogger } from "../logger.js";
 import { ArchiverService } from "../service.js";
 import { packageVersion } from "../version.js";
-import { athenaCommand } from "./athena-command.js";
-import { compactCommand } from "./compact-command.js";
 import { LOCAL_HELP, parseLocalArgs, runLocal } from "./local.js";
-import { replayCommand } from "./replay-command.js";
-import { verifyCommand } from "./verify-command.js";
-import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE, runCommand, usageExit, type CommandSpec } from "./runner.js";
+import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE } from "./exit-codes.js";
+import type { CommandSpec } from "./runner.js";
 
 /**
- * The one command table of both entry points (`node dist/main.js …` in the image, `sqs-archiver …` from the
- * package's bin): they check the Node version, then hand `process` to `dispatch`. Nothing else here reads the global
- * process: the entry passes it in.
+ * What both entry points run (`node dist/main.js …` in the image, `sqs-archiver …` from the package's bin) once they
+ * have checked the Node version: the service, local mode, or a command of the table in commands.ts (loaded only for
+ * a command, so the service process holds none of the CLI's modules). Nothing here reads the global process: the
+ * entry passes it in.
  */
-
-/** Archive commands run by the shared runner (src/cli/runner.ts); a new one is a CommandSpec and a line here. */
-export const COMMANDS: Record<string, { summary: string; spec: CommandSpec<any> }> = {
-  replay: { summary: "send archived messages of a time window to a queue again", spec: replayCommand },
-  compact: { summary: "turn closed hours into deduplicated Parquet, each message exactly once", spec: compactCommand },
-  verify: { summary: "check a time window of the archive is complete and intact (table, --json, --html)", spec: verifyCommand },
-  "athena-ddl": { summary: "print the Athena table and dedupe view for the archive", spec: athenaCommand },
-};
-
-export const HELP = `Usage: sqs-archiver [command] [options]   (in the image: node dist/main.js [command] [options])
-
-Commands:
-  (none)       run the archiver service from environment configuration (README: Configuration)
-  local        embedded SQS+S3 emulator and the service, no AWS account needed (npm run local)
-${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
-  .join("\n")}
-  help [CMD]   this help, or a command's (same as sqs-archiver CMD --help)
-
-Options: -h, --help   this help; -v, --version   print the version.
-Exit status: 0 ok; 1 failed; 2 usage error; 78 configuration error; 130 interrupted.`;
 
 type Proc = NodeJS.Process;
 
@@ -112,14 +89,24 @@ async function runLocalMode(argv: string[], proc: Proc): Promise<void> {
   try {
     opts = parseLocalArgs(argv, proc.env, proc.cwd());
   } catch (err) {
-    const code = usageExit(err, "local", proc);
+    const code = (await import("./runner.js")).usageExit(err, "local", proc);
     if (code === undefined) throw err;
     return void proc.exit(code);
   }
   if (opts === "help") return void proc.stdout.write(`${LOCAL_HELP}\n`);
   const log = createLogger(opts.logLevel);
+  // Ctrl-C may come while the emulator and the service start: it stops them once they are up.
+  let handle: Awaited<ReturnType<typeof runLocal>> | undefined;
+  let stopRequested = false;
+  const stop = async () => {
+    stopRequested = true;
+    if (!handle) return;
+    await handle.stop();
+    proc.exit(0);
+  };
+  onSignals(proc, stop);
   try {
-    const handle = await runLocal({
+    handle = await runLocal({
       ...opts,
       env: proc.env,
       log,
@@ -128,13 +115,11 @@ async function runLocalMode(argv: string[], proc: Proc): Promise<void> {
       // Local mode is interactive: the banner shares stdout with the JSON log lines.
       print: (line) => proc.stdout.write(`${line}\n`),
     });
-    onSignals(proc, async () => {
-      await handle.stop();
-      proc.exit(0);
-    });
   } catch (err) {
     if (!startupProblem(proc, err, "sqs-archiver local")) throw err;
+    return;
   }
+  if (stopRequested) await stop();
 }
 
 function usage(proc: Proc, problem: string): void {
@@ -142,7 +127,8 @@ function usage(proc: Proc, problem: string): void {
   proc.exit(EXIT_USAGE);
 }
 
-function runArchiveCommand(spec: CommandSpec<any>, argv: string[], proc: Proc): void {
+async function runArchiveCommand(spec: CommandSpec<any>, argv: string[], proc: Proc): Promise<void> {
+  const { runCommand } = await import("./runner.js");
   runCommand(spec, argv, proc).then(
     (code) => proc.exit(code),
     (err: unknown) => {
@@ -152,7 +138,8 @@ function runArchiveCommand(spec: CommandSpec<any>, argv: string[], proc: Proc): 
   );
 }
 
-function help(argv: string[], proc: Proc): void {
+async function help(argv: string[], proc: Proc): Promise<void> {
+  const { COMMANDS, HELP } = await import("./commands.js");
   const [name] = argv;
   if (name === undefined) return void proc.stdout.write(`${HELP}\n`);
   if (name === "local") return void proc.stdout.write(`${LOCAL_HELP}\n`);
@@ -165,14 +152,14 @@ function help(argv: string[], proc: Proc): void {
 export async function dispatch(proc: Proc): Promise<void> {
   proc.on("unhandledRejection", (err) => exitAfterStderr(proc, fatalLine("unhandled_rejection", err), 1));
   const [command, ...rest] = proc.argv.slice(2);
-  const archive = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   try {
-    if (archive) return runArchiveCommand(archive.spec, rest, proc);
     if (command === undefined) return await runService([], proc);
     if (command === "local") return await runLocalMode(rest, proc);
-    if (command === "help" || command === "--help" || command === "-h") return help(rest, proc);
+    if (command === "help" || command === "--help" || command === "-h") return await help(rest, proc);
     if (command === "--version" || command === "-v") return void proc.stdout.write(`${packageVersion()}\n`);
     if (command.startsWith("-")) return await runService([command, ...rest], proc);
+    const { COMMANDS } = await import("./commands.js");
+    if (Object.hasOwn(COMMANDS, command)) return await runArchiveCommand((COMMANDS[command] as { spec: CommandSpec<any> }).spec, rest, proc);
     usage(proc, `unknown command ${JSON.stringify(command)}`);
   } catch (err) {
     exitAfterStderr(proc, err instanceof ArchiverError && !(err instanceof ConfigError) ? `sqs-archiver: ${err.code}: ${err.message}\n` : fatalLine("startup_failed", err), EXIT_FAILED);

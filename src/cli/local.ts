@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { LOG_LEVELS, loadConfig, type Config, type LogLevel } from "../config.js";
+import { loadConfig, type Config, type LogLevel } from "../config.js";
+import { logLevelProblem, problemLine } from "../validators.js";
 import { createAwsClients } from "../aws/aws-clients.js";
 import { ConfigError, PortInUseError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -95,9 +96,10 @@ export function parseLocalArgs(argv: string[], env: Env, cwd: string): LocalSett
   const problems: string[] = [];
   const rawPort = env.LOCAL_PORT || "4566";
   const port = Number(rawPort);
-  if (!/^\d+$/.test(rawPort) || port > 65535) problems.push(`LOCAL_PORT=${JSON.stringify(rawPort)}: must be a whole number from 0 to 65535`);
+  if (!/^\d+$/.test(rawPort) || port > 65535) problems.push(problemLine("LOCAL_PORT", rawPort, "must be a whole number from 0 to 65535"));
   const logLevel = (env.LOG_LEVEL || "debug") as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
+  const badLevel = logLevelProblem(logLevel);
+  if (badLevel) problems.push(problemLine("LOG_LEVEL", logLevel, badLevel));
   if (problems.length) throw new ConfigError(problems);
   return {
     dataDir: env.LOCAL_DATA_DIR || join(cwd, ".local-data"),

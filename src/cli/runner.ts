@@ -12,11 +12,9 @@ import { TerminalProgress, type ProgressSource } from "./progress.js";
  * progress itself, Ctrl-C handling and the summary line. A command supplies only its parser and its work.
  */
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_CONFIG = 78;
-export const EXIT_INTERRUPTED = 130;
+import { EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+
+export { EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 

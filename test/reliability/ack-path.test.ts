@@ -4,10 +4,10 @@ import { expectExactlyOnce, readArchive, sendAll, sleep } from "../support/relia
 import { serviceEnv, useRealProcess } from "../support/process.js";
 
 /**
- * Findings of the adversarial review that concern the acknowledgement path, each reproduced with the real process:
- *  1. a malformed SentTimestamp used to crash the process (an exception outside the batch's try) and strand its batch;
- *  2. the shutdown deadline used to abort the deletes of messages already archived, leaving them invisible;
- *  5. messages failing verification used to count as S3 failures and back off receiving.
+ * Invariants of the acknowledgement path, each held with the real process:
+ *  1. a message with a SentTimestamp no SQS message can carry is rejected alone; the process and its batch carry on;
+ *  2. the shutdown deadline never aborts the deletes of messages already archived (none is left invisible);
+ *  5. a message failing verification is its own fault: it does not count as an S3 failure or slow receiving.
  */
 const BUCKET = "ack-path";
 
