@@ -1,4 +1,5 @@
 import { tmpdir } from "node:os";
+import { regionFromQueueUrl } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { UsageError } from "../replay/errors.js";
 import { parseDuration, parseTime, type TimeSpec } from "../replay/time.js";
@@ -10,7 +11,9 @@ import { bucketAndPrefix, checkPrefix, optionalUrl, parse } from "./replay-args.
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_SETTLE = "10m";
-export const DEFAULT_COMPACT_CONCURRENCY = 8;
+export const DEFAULT_COMPACT_CONCURRENCY = 4;
+/** One DuckDB thread by default: with more, a slice sort needs more than the 256 MB memory_limit (measured). */
+export const DEFAULT_THREADS = 1;
 export const DEFAULT_MEMORY_LIMIT = "256MB";
 
 export const COMPACT_HELP = `Usage: sqs-archiver compact --since T [--until T] [options]
@@ -33,7 +36,7 @@ Written with If-None-Match: * at deterministic keys; never deletes or overwrites
   --concurrency N      sources read in parallel (default ${DEFAULT_COMPACT_CONCURRENCY})
   --spill-dir DIR      DuckDB database and spill files (default: $COMPACT_SPILL_DIR, else the system temp dir)
   --memory-limit M     DuckDB memory_limit, e.g. 256MB, 1GB (default: $COMPACT_MEMORY_LIMIT, else ${DEFAULT_MEMORY_LIMIT})
-  --threads N          DuckDB threads (default: one per core)
+  --threads N          DuckDB threads (default ${DEFAULT_THREADS}; more is faster but needs a larger --memory-limit)
   -h, --help           this help
 
 Environment: AWS_REGION, S3_REGION, AWS_ENDPOINT_URL[_S3], S3_FORCE_PATH_STYLE, LOG_LEVEL, the AWS credential chain.
@@ -53,7 +56,7 @@ export interface CompactCliOptions {
   concurrency: number;
   spillDir: string;
   memoryLimit: string;
-  threads: number | undefined;
+  threads: number;
   logLevel: string;
   aws: CompactAwsSettings;
 }
@@ -101,7 +104,7 @@ export function parseCompactArgs(argv: string[], env: Env, nowMs: number): Compa
   const settleMs = settleText === "0" ? 0 : parseDuration(settleText);
   if (settleMs === null) throw new UsageError(`--settle ${JSON.stringify(settleText)}: must be a duration such as 10m, 1h or 0`);
   const concurrency = wholeNumber(v.concurrency, "--concurrency", 1, 64) ?? DEFAULT_COMPACT_CONCURRENCY;
-  const threads = wholeNumber(v.threads, "--threads", 1, 256);
+  const threads = wholeNumber(v.threads, "--threads", 1, 256) ?? DEFAULT_THREADS;
   const memoryLimit = (v["memory-limit"] as string | undefined) ?? (env.COMPACT_MEMORY_LIMIT || DEFAULT_MEMORY_LIMIT);
   const memOk = /^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i.test(memoryLimit);
   if (!memOk && v["memory-limit"] !== undefined) throw new UsageError(`--memory-limit ${JSON.stringify(memoryLimit)}: must be a size such as 256MB or 1GB`);
@@ -119,8 +122,9 @@ export function parseCompactArgs(argv: string[], env: Env, nowMs: number): Compa
 
   const problems: string[] = [];
   if (!memOk) problems.push(`COMPACT_MEMORY_LIMIT=${JSON.stringify(memoryLimit)}: must be a size such as 256MB or 1GB`);
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || "";
-  if (!region) problems.push("AWS_REGION=(unset): is required (the archive bucket's region, or set S3_REGION)");
+  // As the service does: the region of the archived queue when none is set (the chart's ConfigMap leaves it empty).
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || (env.SQS_QUEUE_URL ? regionFromQueueUrl(env.SQS_QUEUE_URL) : undefined) || env.S3_REGION || "";
+  if (!region) problems.push("AWS_REGION=(unset): is required (the archive bucket's region; or S3_REGION, or SQS_QUEUE_URL to derive it from)");
   else if (!REGION_RE.test(region)) problems.push(`AWS_REGION=${JSON.stringify(region)}: must be an AWS region such as eu-west-1`);
   if (env.S3_REGION && !REGION_RE.test(env.S3_REGION)) problems.push(`S3_REGION=${JSON.stringify(env.S3_REGION)}: must be an AWS region such as eu-west-1`);
   const s3Endpoint = optionalUrl(env, "AWS_ENDPOINT_URL_S3", problems) ?? optionalUrl(env, "AWS_ENDPOINT_URL", problems);
