@@ -243,12 +243,13 @@ describe("IAM: the policy grants exactly what the code sends", () => {
 
   /** Commands the code constructs: src/ plus sqs-consumer, which sends receive/delete/visibility calls itself. */
   /**
-   * The service's own code: src/ without src/cli/ and src/replay/ (operator tools such as `sqs-archiver replay`, which
-   * send ListObjectsV2/GetObject/SendMessageBatch under their own policy; the service role must not need those).
+   * The service's own code: src/ without src/cli/, src/replay/, src/compact/ and the archive readers (operator tools
+   * such as `sqs-archiver replay` and `compact`, which send ListObjectsV2/GetObject/SendMessageBatch under their own
+   * policies, iam/policy-replay.json and iam/policy-compact.json; the service role must not need those).
    */
   const serviceSources = () =>
     readdirSync(join(ROOT, "src"), { recursive: true, encoding: "utf8" }).filter(
-      (f) => f.endsWith(".ts") && !/^(cli|replay)[\\/]/.test(f),
+      (f) => f.endsWith(".ts") && !/^(cli|replay|compact)[\\/]/.test(f) && !/^archive[\\/](read|compacted-read)\.ts$/.test(f),
     );
 
   function commandsSent(): { sqs: Set<string>; s3: Set<string> } {
