@@ -51,13 +51,22 @@ const PRIOR_HASH = "coalesce(nullif(lower(md5_of_body), ''), md5(body))";
 
 const list = (files: string[]) => `[${files.map(sqlString).join(", ")}]`;
 
-async function firstRow(duck: Duck, sql: string): Promise<unknown[]> {
-  const r = await duck.con.run(sql);
+async function firstRow(c: { run(sql: string): Promise<{ getRows(): Promise<unknown[][]> }> }, sql: string): Promise<unknown[]> {
+  const r = await c.run(sql);
   return ((await r.getRows())[0] ?? []) as unknown[];
 }
 
 export async function buildGeneration(duck: Duck, plan: GenerationPlan, commitFor: (c: GenerationCounts) => CommitRecord): Promise<BuiltGeneration> {
-  const c = duck.con;
+  // Each statement names its step in an error (an out-of-memory says which one needs more memory_limit).
+  const c = {
+    run: async (sql: string) => {
+      try {
+        return await duck.con.run(sql);
+      } catch (err) {
+        throw new Error(`DuckDB ${sql.slice(0, 40).replace(/\s+/g, " ")}…: ${(err as Error).message}`, { cause: err });
+      }
+    },
+  };
   const spillOf = (files: string[]) => `read_json(${list(files)}, format = 'newline_delimited', columns = ${rowJsonColumnsSql().replace(/}$/, ", rn: 'BIGINT', h: 'VARCHAR'}")})`;
   const spill = spillOf(plan.slices.flat());
   await c.run("DROP TABLE IF EXISTS agg; DROP TABLE IF EXISTS prior; DROP TABLE IF EXISTS keep;");
@@ -67,11 +76,11 @@ export async function buildGeneration(duck: Duck, plan: GenerationPlan, commitFo
 
   // min <> max: two body hashes under one id (a per-group DISTINCT set would not fit a bounded memory_limit).
   const conflictSql = "SELECT message_id FROM agg WHERE h <> h_max UNION SELECT a.message_id FROM agg a JOIN prior p USING (message_id) WHERE a.h <> p.h";
-  const [conflictCount] = await firstRow(duck, `SELECT count(*) FROM (${conflictSql})`);
+  const [conflictCount] = await firstRow(c, `SELECT count(*) FROM (${conflictSql})`);
   const conflicts = Number(conflictCount) > 0 ? (await (await c.run(`${conflictSql} ORDER BY message_id LIMIT 100`)).getRows()).map((r) => String(r[0])) : [];
 
   const [rowsIn, already, rowsOut] = await firstRow(
-    duck,
+    c,
     "SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE message_id IN (SELECT message_id FROM prior)), 0), count(*) FILTER (WHERE message_id NOT IN (SELECT message_id FROM prior)) FROM agg",
   );
   const counts: GenerationCounts = {
