@@ -27,7 +27,7 @@ const { values: opt } = parseArgs({
   options: {
     n: { type: "string", default: "1000000" },
     "batch-size": { type: "string", default: "10000" },
-    "memory-limit": { type: "string", default: "256MB" },
+    "memory-limit": { type: "string", default: "512MB" },
     threads: { type: "string", default: "" },
     quick: { type: "boolean", default: false },
   },

@@ -14,7 +14,7 @@ export const DEFAULT_SETTLE = "10m";
 export const DEFAULT_COMPACT_CONCURRENCY = 4;
 /** One DuckDB thread by default: with more, a slice sort needs more than the 256 MB memory_limit (measured). */
 export const DEFAULT_THREADS = 1;
-export const DEFAULT_MEMORY_LIMIT = "256MB";
+export const DEFAULT_MEMORY_LIMIT = "512MB";
 
 export const COMPACT_HELP = `Usage: sqs-archiver compact --since T [--until T] [options]
 

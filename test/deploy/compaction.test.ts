@@ -52,14 +52,14 @@ describe("Helm: compaction.enabled", () => {
     const { o, c } = parsedArgs(cj, cm.data);
     expect(o.settleMs).toBe(600_000);
     expect(o.since.relative).toBe(true);
-    expect(o.memoryLimit).toBe("256MB");
+    expect(o.memoryLimit).toBe("512MB");
     expect(o.spillDir).toBe("/spill");
     expect(c.volumeMounts).toContainEqual({ name: "spill", mountPath: "/spill" });
     expect(jobPod(cj).volumes).toContainEqual({ name: "spill", emptyDir: { sizeLimit: "8Gi" } });
     expect((cj as any).spec.schedule).toBe("20 * * * *");
     expect(find(objects, "ServiceAccount", "sqs-archiver-compact").metadata.annotations?.["eks.amazonaws.com/role-arn"]).toBe("arn:aws:iam::123456789012:role/compact");
     // Memory: the DuckDB limit plus the process's own, under the container limit.
-    expect(c.resources.limits.memory).toBe("896Mi");
+    expect(c.resources.limits.memory).toBe("1280Mi");
   });
 
   it("window, settle, toPrefix and resources come from values; the schema rejects a bad window", () => {
