@@ -13,7 +13,7 @@ export const COMMANDS: Record<string, { summary: string; spec: CommandSpec<any> 
   replay: { summary: "send archived messages of a time window to a queue again", spec: replayCommand },
   compact: { summary: "turn closed hours into deduplicated Parquet, each message exactly once", spec: compactCommand },
   verify: { summary: "check a time window of the archive is complete and intact (table, --json, --html)", spec: verifyCommand },
-  "athena-ddl": { summary: "print the Athena table and dedupe view for the archive", spec: athenaCommand },
+  "athena-ddl": { summary: "print the Athena table and dedupe view for the archive; --compacted: the Parquet table", spec: athenaCommand },
 };
 
 export const HELP = `Usage: sqs-archiver [command] [options]   (in the image: node dist/main.js [command] [options])

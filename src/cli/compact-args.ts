@@ -4,15 +4,17 @@ import { prefixProblem } from "../validators.js";
 import { UsageError } from "../replay/errors.js";
 import { parseDuration, parseTime, type TimeSpec } from "../replay/time.js";
 import type { CompactAwsSettings } from "../compact/s3.js";
-import { awsSettings, bucketAndPrefix, parse } from "./replay-args.js";
+import { archiveRegion, awsSettings, bucketAndPrefix, parse } from "./replay-args.js";
 
 /** `sqs-archiver compact` arguments: pure (argv, env and now in; options or UsageError/ConfigError out). */
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_SETTLE = "10m";
-export const DEFAULT_COMPACT_CONCURRENCY = 8;
-export const DEFAULT_MEMORY_LIMIT = "256MB";
+export const DEFAULT_COMPACT_CONCURRENCY = 4;
+/** One DuckDB thread by default: with more, a slice sort needs more than the 256 MB memory_limit (measured). */
+export const DEFAULT_THREADS = 1;
+export const DEFAULT_MEMORY_LIMIT = "512MB";
 
 export const COMPACT_HELP = `Usage: sqs-archiver compact --since T [--until T] [options]
 
@@ -34,7 +36,7 @@ Written with If-None-Match: * at deterministic keys; never deletes or overwrites
   --concurrency N      sources read in parallel (default ${DEFAULT_COMPACT_CONCURRENCY})
   --spill-dir DIR      DuckDB database and spill files (default: $COMPACT_SPILL_DIR, else the system temp dir)
   --memory-limit M     DuckDB memory_limit, e.g. 256MB, 1GB (default: $COMPACT_MEMORY_LIMIT, else ${DEFAULT_MEMORY_LIMIT})
-  --threads N          DuckDB threads (default: one per core)
+  --threads N          DuckDB threads (default ${DEFAULT_THREADS}; more is faster but needs a larger --memory-limit)
   -h, --help           this help
 
 Environment: AWS_REGION, S3_REGION, AWS_ENDPOINT_URL[_S3], S3_FORCE_PATH_STYLE, LOG_LEVEL, the AWS credential chain.
@@ -54,7 +56,7 @@ export interface CompactCliOptions {
   concurrency: number;
   spillDir: string;
   memoryLimit: string;
-  threads: number | undefined;
+  threads: number;
   logLevel: string;
   aws: CompactAwsSettings;
 }
@@ -99,7 +101,7 @@ export function parseCompactArgs(argv: string[], env: Env, nowMs: number): Compa
   const settleMs = settleText === "0" ? 0 : parseDuration(settleText);
   if (settleMs === null) throw new UsageError(`--settle ${JSON.stringify(settleText)}: must be a duration such as 10m, 1h or 0`);
   const concurrency = wholeNumber(v.concurrency, "--concurrency", 1, 64) ?? DEFAULT_COMPACT_CONCURRENCY;
-  const threads = wholeNumber(v.threads, "--threads", 1, 256);
+  const threads = wholeNumber(v.threads, "--threads", 1, 256) ?? DEFAULT_THREADS;
   const memoryLimit = (v["memory-limit"] as string | undefined) ?? (env.COMPACT_MEMORY_LIMIT || DEFAULT_MEMORY_LIMIT);
   const memOk = /^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i.test(memoryLimit);
   if (!memOk && v["memory-limit"] !== undefined) throw new UsageError(`--memory-limit ${JSON.stringify(memoryLimit)}: must be a size such as 256MB or 1GB`);
@@ -108,14 +110,15 @@ export function parseCompactArgs(argv: string[], env: Env, nowMs: number): Compa
   const problems: string[] = [];
   const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
   const toPrefix = (v["to-prefix"] as string | undefined) ?? defaultToPrefix(prefix);
-  const toPrefixProblem = prefixProblem(toPrefix);
+  const toPrefixProblem = v["to-prefix"] !== undefined ? prefixProblem(toPrefix) : undefined;
   if (toPrefixProblem) throw new UsageError(`--to-prefix ${JSON.stringify(toPrefix)}: ${toPrefixProblem}`);
-  // Inside the source prefix, compacted files would be listed (and queried, by Athena) as raw archive content.
-  if (toPrefix === prefix || (prefix !== "" && toPrefix.startsWith(prefix)) || (toPrefix !== "" && prefix.startsWith(toPrefix))) {
+  // Inside the source prefix, compacted files would be listed (and queried, by Athena) as raw archive content. (A
+  // source prefix that is itself invalid is already a configuration problem.)
+  if (problems.length === 0 && (toPrefix === prefix || (prefix !== "" && toPrefix.startsWith(prefix)) || (toPrefix !== "" && prefix.startsWith(toPrefix)))) {
     throw new UsageError(`--to-prefix ${JSON.stringify(toPrefix)}: must not be inside the source prefix ${JSON.stringify(prefix)} or contain it`);
   }
   if (!memOk) problems.push(`COMPACT_MEMORY_LIMIT=${JSON.stringify(memoryLimit)}: must be a size such as 256MB or 1GB`);
-  const { aws, logLevel } = awsSettings(env, undefined, concurrency * 2 + 8, problems);
+  const { aws, logLevel } = awsSettings(env, archiveRegion(env), concurrency * 2 + 8, problems);
   if (problems.length) throw new ConfigError(problems);
 
   return {

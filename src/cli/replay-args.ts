@@ -116,22 +116,36 @@ export function bucketAndPrefix(values: { bucket?: string; prefix?: string }, en
   return { bucket, prefix };
 }
 
+/** Where a command's region comes from when AWS_REGION is unset: replay's target queue, or (archive readers) the
+ * archived queue's SQS_QUEUE_URL and then the bucket's S3_REGION, as the chart's ConfigMap leaves AWS_REGION empty. */
+export type RegionSource = { queueUrl: string | undefined; flag: "--to" } | { queueUrl: string | undefined; flag: "SQS_QUEUE_URL"; s3Only: true };
+
+function regionOf(env: Env, source: RegionSource, check: (name: string, problemOf: (v: string) => string | undefined) => string | undefined, problems: string[]): string | undefined {
+  const fromQueue = source.queueUrl && !queueUrlProblem(source.queueUrl) ? regionFromQueueUrl(source.queueUrl) : undefined;
+  const region =
+    check("AWS_REGION", regionProblem) ??
+    check("AWS_DEFAULT_REGION", regionProblem) ??
+    fromQueue ??
+    ("s3Only" in source && env.S3_REGION && !regionProblem(env.S3_REGION) ? env.S3_REGION : undefined);
+  if (!region && !env.AWS_REGION && !env.AWS_DEFAULT_REGION) {
+    problems.push(
+      source.flag === "--to" && source.queueUrl
+        ? `AWS_REGION=(unset): is required when the region cannot be derived from the --to host (${new URL(source.queueUrl).hostname})`
+        : "AWS_REGION=(unset): is required (the archive bucket's region; or S3_REGION, or SQS_QUEUE_URL to derive it from)",
+    );
+  }
+  return region;
+}
+
 /** The AWS variables every archive command reads (region, endpoints, path style, log level), checked together. */
-export function awsSettings(env: Env, queueUrl: string | undefined, sockets: number, problems: string[]): { aws: ReplayAwsSettings; logLevel: LogLevel } {
+export function awsSettings(env: Env, source: RegionSource, sockets: number, problems: string[]): { aws: ReplayAwsSettings; logLevel: LogLevel } {
   const check = (name: string, problemOf: (v: string) => string | undefined) => {
     const v = env[name];
     const p = v ? problemOf(v) : undefined;
     if (p) problems.push(problemLine(name, v, p));
     return p ? undefined : v || undefined;
   };
-  const region = check("AWS_REGION", regionProblem) ?? check("AWS_DEFAULT_REGION", regionProblem) ?? (queueUrl ? regionFromQueueUrl(queueUrl) : undefined);
-  if (!region && !env.AWS_REGION && !env.AWS_DEFAULT_REGION) {
-    problems.push(
-      queueUrl
-        ? `AWS_REGION=(unset): is required when the region cannot be derived from the --to host (${new URL(queueUrl).hostname})`
-        : "AWS_REGION=(unset): is required (the archive bucket's region; S3_REGION overrides it for the bucket)",
-    );
-  }
+  const region = regionOf(env, source, check, problems);
   const s3Region = check("S3_REGION", regionProblem) ?? region;
   const all = check("AWS_ENDPOINT_URL", urlProblem);
   const sqsEndpoint = check("AWS_ENDPOINT_URL_SQS", urlProblem) ?? all;
@@ -140,6 +154,9 @@ export function awsSettings(env: Env, queueUrl: string | undefined, sockets: num
   const logLevel = (check("LOG_LEVEL", logLevelProblem) ?? "info") as LogLevel;
   return { aws: { region: region as string, s3Region: s3Region as string, sqsEndpoint, s3Endpoint, s3ForcePathStyle: fps === "true", sockets }, logLevel };
 }
+
+/** The region source of the commands that only read the archive (compact, verify). */
+export const archiveRegion = (env: Env): RegionSource => ({ queueUrl: env.SQS_QUEUE_URL || undefined, flag: "SQS_QUEUE_URL", s3Only: true });
 
 const REPLAY_OPTIONS = {
   since: { type: "string" },
@@ -196,7 +213,7 @@ export function parseReplayArgs(argv: string[], env: Env, nowMs: number): Replay
   // Every configuration problem in one pass: the archive's variables and the AWS ones.
   const problems: string[] = [];
   const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
-  const { aws, logLevel } = awsSettings(env, to, Math.max(32, concurrency * 2 + 8), problems);
+  const { aws, logLevel } = awsSettings(env, { queueUrl: to, flag: "--to" }, Math.max(32, concurrency * 2 + 8), problems);
   if (problems.length) throw new ConfigError(problems);
   return {
     since, until, to, bucket, prefix, filterTexts, filters, rate, concurrency, logLevel, aws,

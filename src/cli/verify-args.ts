@@ -3,7 +3,7 @@ import type { ReplayAwsSettings } from "../replay/clients.js";
 import { UsageError } from "../replay/errors.js";
 import { parseTime } from "../replay/time.js";
 import { DEFAULT_MAX_PROBLEMS } from "../verify/verify.js";
-import { awsSettings, bucketAndPrefix, parse } from "./replay-args.js";
+import { archiveRegion, awsSettings, bucketAndPrefix, parse } from "./replay-args.js";
 
 /** `sqs-archiver verify` arguments: pure (argv, env and now in; options or UsageError/ConfigError out). */
 
@@ -86,7 +86,7 @@ export function parseVerifyArgs(argv: string[], env: Env, nowMs: number): Verify
   const maxProblems = whole(v, "max-problems", DEFAULT_MAX_PROBLEMS, 10_000_000);
   const problems: string[] = [];
   const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
-  const { aws, logLevel } = awsSettings(env, undefined, Math.max(16, concurrency * 2), problems);
+  const { aws, logLevel } = awsSettings(env, archiveRegion(env), Math.max(16, concurrency * 2), problems);
   if (problems.length) throw new ConfigError(problems);
 
   return {

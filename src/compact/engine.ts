@@ -1,17 +1,17 @@
 import { once } from "node:events";
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { COMPACTED_SCHEMA_VERSION, generationKey, manifestKey, toRow, type CommitRecord, type CommitSource } from "../archive/compacted.js";
 import { downloadObject } from "../archive/compacted-read.js";
 import { openDuck, type Duck } from "../archive/duckdb.js";
-import { SCHEMA_VERSION } from "../archive/envelope.js";
+import { md5Hex, SCHEMA_VERSION } from "../archive/envelope.js";
 import { hourStart } from "../archive/format.js";
 import { sentTimestampOf } from "../archive/parse.js";
 import { listWindow, readObject, type ListedObject, type ReadCounters } from "../archive/read.js";
 import { classifyAwsError, describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { buildGeneration, type GenerationPlan } from "./sql.js";
+import { buildGeneration, spillLine, type GenerationPlan } from "./sql.js";
 import { putIfAbsent } from "./s3.js";
 import { loadHourState, sourceId, type HourState } from "./state.js";
 
@@ -24,6 +24,15 @@ import { loadHourState, sourceId, type HourState } from "./state.js";
 
 const HOUR = 3_600_000;
 const MAX_ATTEMPTS = 5;
+/** Estimated uncompressed JSON per time slice: one slice is what DuckDB sorts at a time (256 MB memory_limit). */
+const SLICE_BYTES = 96 * 1024 * 1024;
+
+/** Time slices for an hour, from the listed sizes (compressed NDJSON counted at ~6x): at least 1, at most 360. */
+export function sliceCount(sources: ReadonlyArray<Pick<ListedObject, "size" | "parsed">>): number {
+  let bytes = 0;
+  for (const s of sources) bytes += s.parsed.layout === "ndjson" && s.parsed.compression !== "none" ? s.size * 6 : s.size;
+  return Math.min(360, Math.max(1, Math.ceil(bytes / SLICE_BYTES)));
+}
 
 export interface CompactOptions {
   sinceMs: number;
@@ -61,6 +70,8 @@ export interface HourResult {
   conflictIds?: string[];
   races: number;
   manifestsRepaired: number;
+  /** Where the hour's time went: reading sources into the spill files, DuckDB, the writes. */
+  ms?: { read: number; engine: number; write: number };
 }
 
 export interface CompactStats {
@@ -124,6 +135,8 @@ export class Compactor {
   hoursDone = 0;
   private readonly abort = new AbortController();
   private duck: Duck | undefined;
+  /** Unique across the spill files of a run: the row DuckDB keeps of several copies is named by it. */
+  private rowNumber = 0;
 
   constructor(
     private readonly o: CompactOptions,
@@ -273,7 +286,9 @@ export class Compactor {
     result.manifestsRepaired = state.manifestsRepaired;
     if (fresh.length === 0) return result;
 
-    const { sources, files, problems } = await this.spill(fresh, hourMs, attemptDir, counters);
+    const tRead = performance.now();
+    const { sources, slices, problems } = await this.spill(fresh, hourMs, attemptDir, counters);
+    const tEngine = performance.now();
     if (signal.aborted) return undefined;
     result.bytesIn = counters.bytesRead;
     result.sourcesWithProblems = problems.length;
@@ -281,7 +296,7 @@ export class Compactor {
     if (sources.length === 0) return { ...result, outcome: "failed" };
 
     const prior = await this.priorFiles(state, attemptDir, counters);
-    const plan: GenerationPlan = { spill: files, prior, out: join(attemptDir, "out.parquet") };
+    const plan: GenerationPlan = { slices, prior, out: join(attemptDir, "out.parquet"), workDir: attemptDir };
     const generation = (state.generations.at(-1)?.generation ?? 0) + 1;
     const key = generationKey(o.toPrefix, hourMs, generation);
     const built = await buildGeneration(duck, plan, (counts): CommitRecord => ({
@@ -299,6 +314,8 @@ export class Compactor {
       createdAt: new Date().toISOString(),
     }));
     if (signal.aborted) return undefined;
+    const tWrite = performance.now();
+    result.ms = { read: Math.round(tEngine - tRead), engine: Math.round(tWrite - tEngine), write: 0 };
     Object.assign(result, { generation, key, rowsIn: built.counts.rowsIn, rowsOut: built.counts.rowsOut, duplicatesDropped: built.counts.duplicatesDropped, alreadyCompacted: built.counts.alreadyCompacted });
     result.lateRows = state.generations.length > 0 ? built.counts.rowsOut : 0;
     if (built.conflicts.length) return { ...result, outcome: "conflict", conflictIds: built.conflicts, rowsOut: 0, lateRows: 0 };
@@ -310,39 +327,54 @@ export class Compactor {
     }
     // The Parquet file is the commit; the manifest repeats it (a re-run writes it if this process dies first).
     await putIfAbsent(this.s3, o.bucket, manifestKey(o.toPrefix, hourMs, generation), { data: Buffer.from(JSON.stringify(built.commit, null, 2)) }, "application/json", signal);
+    result.ms.write = Math.round(performance.now() - tWrite);
     return { ...result, outcome: problems.length ? "failed" : "written", bytesOut: built.bytes };
   }
 
-  /** Reads each fresh source into its own spill file of CompactRow lines; a source with any bad content is left out. */
-  private async spill(fresh: ListedObject[], hourMs: number, dir: string, counters: ReadCounters): Promise<{ sources: CommitSource[]; files: string[]; problems: SourceProblem[] }> {
-    const done: Array<{ source: CommitSource; file: string }> = [];
+  /**
+   * Reads each fresh source into spill files of its own, one per time slice of the hour it has rows in; a source with
+   * any bad content is left out (its files deleted). Returns the files grouped by slice, in slice order.
+   */
+  private async spill(fresh: ListedObject[], hourMs: number, dir: string, counters: ReadCounters): Promise<{ sources: CommitSource[]; slices: string[][]; problems: SourceProblem[] }> {
+    const slices = sliceCount(fresh);
+    const done: Array<{ source: CommitSource; files: Array<[number, string]> }> = [];
     const problems: SourceProblem[] = [];
     let i = 0;
     const worker = async () => {
       while (i < fresh.length && !this.abort.signal.aborted) {
         const n = i++;
-        const file = join(dir, `src-${n}.ndjson`);
-        const r = await this.readSource(fresh[n] as ListedObject, hourMs, file, counters);
-        if ("problem" in r) {
-          problems.push(r.problem);
-          rmSync(file, { force: true });
-        } else done.push({ source: r.source, file });
+        const r = await this.readSource(fresh[n] as ListedObject, hourMs, slices, join(dir, `src-${n}`), counters);
+        if ("problem" in r) problems.push(r.problem);
+        else done.push(r);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.o.concurrency, fresh.length)) }, worker));
     done.sort((a, b) => (a.source.key < b.source.key ? -1 : 1));
-    return { sources: done.map((d) => d.source), files: done.map((d) => d.file), problems };
+    const bySlice: string[][] = Array.from({ length: slices }, () => []);
+    for (const d of done) for (const [k, f] of d.files) bySlice[k]?.push(f);
+    return { sources: done.map((d) => d.source), slices: bySlice, problems };
   }
 
-  private async readSource(ob: ListedObject, hourMs: number, file: string, counters: ReadCounters): Promise<{ source: CommitSource } | { problem: SourceProblem }> {
-    const ws = createWriteStream(file);
-    let pending = "";
+  private async readSource(
+    ob: ListedObject,
+    hourMs: number,
+    slices: number,
+    base: string,
+    counters: ReadCounters,
+  ): Promise<{ source: CommitSource; files: Array<[number, string]> } | { problem: SourceProblem }> {
+    const out = new Map<number, { ws: WriteStream; file: string; pending: string }>();
     let rows = 0;
     let problem: SourceProblem | undefined;
-    const flush = async () => {
-      const chunk = pending;
-      pending = "";
-      if (!ws.write(chunk)) await once(ws, "drain");
+    const flush = async (s: { ws: WriteStream; pending: string }) => {
+      const chunk = s.pending;
+      s.pending = "";
+      if (!s.ws.write(chunk)) await once(s.ws, "drain");
+    };
+    const close = async () => {
+      await Promise.all([...out.values()].map(async (s) => {
+        s.ws.end();
+        await once(s.ws, "close");
+      }));
     };
     try {
       const info = await readObject(
@@ -358,25 +390,34 @@ export class Compactor {
               return;
             }
             rows++;
-            // Rows are joined into ~1 MiB strings: one write per chunk instead of one per row.
-            pending += `${JSON.stringify(toRow(env, ob.key))}\n`;
-            if (pending.length >= 1 << 20) return flush();
+            const k = Math.floor(((ts - hourMs) * slices) / HOUR);
+            let s = out.get(k);
+            if (!s) {
+              const file = `${base}-s${k}.ndjson`;
+              s = { ws: createWriteStream(file), file, pending: "" };
+              out.set(k, s);
+            }
+            const md5 = env.md5OfBody;
+            // Rows are joined into ~256 KiB strings (per source and slice): one write per chunk instead of one per row.
+            s.pending += spillLine(JSON.stringify(toRow(env, ob.key)), this.rowNumber++, typeof md5 === "string" && md5 !== "" ? md5.toLowerCase() : md5Hex(env.body));
+            if (s.pending.length >= 1 << 18) return flush(s);
           },
           bad: (line, err) => void (problem ??= { key: ob.key, line, reason: err.reason, message: err.message }),
           stopped: () => problem !== undefined || this.abort.signal.aborted,
         },
         this.abort.signal,
       );
-      if (problem) return { problem };
-      if (pending) await flush();
-      return { source: { key: ob.key, etag: info.etag ?? ob.etag ?? "", size: ob.size, rows } };
+      if (!problem) for (const s of out.values()) if (s.pending) await flush(s);
+      await close();
+      if (problem) throw problem;
+      return { source: { key: ob.key, etag: info.etag ?? ob.etag ?? "", size: ob.size, rows }, files: [...out.entries()].map(([k, s]) => [k, s.file]) };
     } catch (err) {
+      await close().catch(() => undefined);
+      for (const s of out.values()) rmSync(s.file, { force: true });
+      if (err === problem && problem) return { problem };
       if (this.abort.signal.aborted) throw err;
       const d = describeError(err);
       return { problem: { key: ob.key, line: 0, reason: classifyAwsError(err), message: `${d.code}: ${d.message}` } };
-    } finally {
-      ws.end();
-      await once(ws, "close");
     }
   }
 

@@ -1,19 +1,25 @@
-import { existsSync, statSync } from "node:fs";
-import { COMMIT_METADATA_KEY, COMPACTED_COLUMNS, rowJsonColumnsSql, rowToColumnsSql, type CommitRecord } from "../archive/compacted.js";
+import { existsSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { COMMIT_METADATA_KEY, rowJsonColumnsSql, rowToColumnsSql, type CommitRecord } from "../archive/compacted.js";
 import { sqlString, type Duck } from "../archive/duckdb.js";
 
 /**
- * The SQL of one generation, run on DuckDB: load the spill files (CompactRow lines), check integrity against the
- * hour's earlier generations, keep one row per messageId not already compacted, and write them sorted by
- * SentTimestamp then SequenceNumber to a zstd Parquet file whose key-value metadata is the commit record.
+ * The SQL of one generation, run on DuckDB straight over the spill files (CompactRow JSON lines, each with a row
+ * number `rn` and a body hash `h`, see spillLine): one narrow aggregate per messageId (copies, distinct body hashes,
+ * the row to keep), integrity checked against it and the hour's earlier generations; then each time slice of the hour
+ * is sorted alone (by SentTimestamp, then SequenceNumber) into a temporary file and the slices are concatenated, in
+ * order, into one zstd Parquet file whose key-value metadata is the commit record. Sorting a slice at a time is what
+ * bounds memory: DuckDB's sort of a whole hour of 1 KiB rows ran out of a 256 MB memory_limit at 1M rows (measured).
  */
 
 export interface GenerationPlan {
-  /** Spill files, CompactRow JSON lines. */
-  spill: string[];
+  /** Spill files written by spillLine, grouped by time slice of the hour (slice order = SentTimestamp order). */
+  slices: string[][];
   /** Local copies of the hour's earlier generations. */
   prior: string[];
   out: string;
+  /** For the sorted slice files. */
+  workDir: string;
 }
 
 export interface GenerationCounts {
@@ -32,53 +38,76 @@ export interface BuiltGeneration {
   bytes: number;
 }
 
-/** What identifies a body: its MD5 (already checked against the body when the envelope was read), else computed. */
-const BODY_HASH = "coalesce(nullif(lower(md5_of_body), ''), md5(body))";
-/** The row kept of several deliveries of one message: the earliest archived, then the first source key. */
-const PICK = "row_number() OVER (PARTITION BY message_id ORDER BY archived_at NULLS LAST, source_key) = 1";
+/** One spill line: the row's JSON with its row number and body hash (the MD5 already checked against the body). */
+export function spillLine(rowJson: string, rn: number, bodyHash: string): string {
+  return `${rowJson.slice(0, -1)},"rn":${rn},"h":"${bodyHash}"}\n`;
+}
+
 /** SentTimestamp order; SequenceNumbers are decimal strings, compared by length first. */
 const ORDER = "sent_at, length(sequence_number) NULLS FIRST, sequence_number, message_id";
-const ROW_GROUP_ROWS = 32_768;
+/** Small row groups keep the writer's buffer small (1 MiB bodies) and let readers skip by sent_at. */
+const ROW_GROUP_ROWS = 8_192;
+const PRIOR_HASH = "coalesce(nullif(lower(md5_of_body), ''), md5(body))";
 
 const list = (files: string[]) => `[${files.map(sqlString).join(", ")}]`;
 
-async function scalarRow(duck: Duck, sql: string): Promise<unknown[]> {
-  const r = await duck.con.run(sql);
+async function firstRow(c: { run(sql: string): Promise<{ getRows(): Promise<unknown[][]> }> }, sql: string): Promise<unknown[]> {
+  const r = await c.run(sql);
   return ((await r.getRows())[0] ?? []) as unknown[];
 }
 
 export async function buildGeneration(duck: Duck, plan: GenerationPlan, commitFor: (c: GenerationCounts) => CommitRecord): Promise<BuiltGeneration> {
-  const c = duck.con;
-  await c.run("DROP TABLE IF EXISTS raw; DROP TABLE IF EXISTS prior;");
-  // 32 MiB per line: a 1 MiB body of control characters is ~6 MiB once JSON-escaped.
-  await c.run(
-    `CREATE TABLE raw AS SELECT ${rowToColumnsSql()} FROM read_json(${list(plan.spill)}, format = 'newline_delimited', columns = ${rowJsonColumnsSql()}, maximum_object_size = 33554432)`,
-  );
-  if (plan.prior.length) await c.run(`CREATE TABLE prior AS SELECT message_id, ${BODY_HASH} AS h FROM read_parquet(${list(plan.prior)})`);
+  // Each statement names its step in an error (an out-of-memory says which one needs more memory_limit).
+  const c = {
+    run: async (sql: string) => {
+      try {
+        return await duck.con.run(sql);
+      } catch (err) {
+        throw new Error(`DuckDB ${sql.slice(0, 40).replace(/\s+/g, " ")}…: ${(err as Error).message}`, { cause: err });
+      }
+    },
+  };
+  const spillOf = (files: string[]) => `read_json(${list(files)}, format = 'newline_delimited', columns = ${rowJsonColumnsSql().replace(/}$/, ", rn: 'BIGINT', h: 'VARCHAR'}")})`;
+  const spill = spillOf(plan.slices.flat());
+  await c.run("DROP TABLE IF EXISTS agg; DROP TABLE IF EXISTS prior; DROP TABLE IF EXISTS keep;");
+  await c.run(`CREATE TABLE agg AS SELECT message_id, count(*) AS n, min(h) AS h, max(h) AS h_max, arg_min(rn, archived_at) AS rid FROM ${spill} GROUP BY message_id`);
+  if (plan.prior.length) await c.run(`CREATE TABLE prior AS SELECT DISTINCT message_id, ${PRIOR_HASH} AS h FROM read_parquet(${list(plan.prior)})`);
   else await c.run("CREATE TABLE prior (message_id VARCHAR, h VARCHAR)");
 
-  const conflictSql = `SELECT message_id FROM (SELECT message_id, ${BODY_HASH} AS h, lower(md5_of_body) AS m FROM raw UNION ALL SELECT message_id, h, h FROM prior) GROUP BY message_id HAVING count(DISTINCT h) > 1 OR count(DISTINCT m) > 1`;
-  const [conflictCount] = await scalarRow(duck, `SELECT count(*) FROM (${conflictSql})`);
-  const conflicts = Number(conflictCount) > 0 ? ((await (await c.run(`${conflictSql} ORDER BY message_id LIMIT 100`)).getRows()).map((r) => String(r[0]))) : [];
+  // min <> max: two body hashes under one id (a per-group DISTINCT set would not fit a bounded memory_limit).
+  const conflictSql = "SELECT message_id FROM agg WHERE h <> h_max UNION SELECT a.message_id FROM agg a JOIN prior p USING (message_id) WHERE a.h <> p.h";
+  const [conflictCount] = await firstRow(c, `SELECT count(*) FROM (${conflictSql})`);
+  const conflicts = Number(conflictCount) > 0 ? (await (await c.run(`${conflictSql} ORDER BY message_id LIMIT 100`)).getRows()).map((r) => String(r[0])) : [];
 
-  const [rowsIn, ids, already, alreadyIds] = await scalarRow(
-    duck,
-    "SELECT count(*), count(DISTINCT message_id), count(*) FILTER (WHERE message_id IN (SELECT message_id FROM prior)), count(DISTINCT message_id) FILTER (WHERE message_id IN (SELECT message_id FROM prior)) FROM raw",
+  const [rowsIn, already, rowsOut] = await firstRow(
+    c,
+    "SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE message_id IN (SELECT message_id FROM prior)), 0), count(*) FILTER (WHERE message_id NOT IN (SELECT message_id FROM prior)) FROM agg",
   );
-  const rowsOut = Number(ids) - Number(alreadyIds);
   const counts: GenerationCounts = {
     rowsIn: Number(rowsIn),
-    rowsOut,
+    rowsOut: Number(rowsOut),
     alreadyCompacted: Number(already),
-    duplicatesDropped: Number(rowsIn) - rowsOut - Number(already),
+    duplicatesDropped: Number(rowsIn) - Number(rowsOut) - Number(already),
   };
   const commit = commitFor(counts);
   if (conflicts.length) return { counts, conflicts, conflictCount: Number(conflictCount), commit, bytes: 0 };
-  const cols = COMPACTED_COLUMNS.map(([n]) => n).join(", ");
+  await c.run("CREATE TABLE keep AS SELECT rid FROM agg WHERE message_id NOT IN (SELECT message_id FROM prior)");
+  const sorted: string[] = [];
+  for (const files of plan.slices) {
+    if (!files.length) continue;
+    const file = join(plan.workDir, `slice-${sorted.length}.parquet`);
+    await c.run(`COPY (SELECT ${rowToColumnsSql()} FROM ${spillOf(files)} WHERE rn IN (SELECT rid FROM keep) ORDER BY ${ORDER}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
+    sorted.push(file);
+  }
+  // Concatenation in list order: the one statement that needs insertion order kept.
+  await c.run("SET preserve_insertion_order = true");
+  const source = sorted.length ? `read_parquet(${list(sorted)})` : `(SELECT ${rowToColumnsSql()} FROM ${spill} LIMIT 0)`;
   await c.run(
-    `COPY (SELECT ${cols} FROM raw WHERE message_id NOT IN (SELECT message_id FROM prior) QUALIFY ${PICK} ORDER BY ${ORDER}) TO ${sqlString(plan.out)} ` +
+    `COPY (SELECT * FROM ${source}) TO ${sqlString(plan.out)} ` +
       `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}, KV_METADATA {${COMMIT_METADATA_KEY}: ${sqlString(JSON.stringify(commit))}})`,
   );
-  await c.run("DROP TABLE raw; DROP TABLE prior;");
+  await c.run("SET preserve_insertion_order = false");
+  for (const f of sorted) rmSync(f, { force: true });
+  await c.run("DROP TABLE agg; DROP TABLE prior; DROP TABLE keep;");
   return { counts, conflicts: [], conflictCount: 0, commit, bytes: existsSync(plan.out) ? statSync(plan.out).size : 0 };
 }

@@ -10,7 +10,7 @@ import { fromRow, toRow, type CommitRecord } from "../../src/archive/compacted.j
 import { parquetCommit, parquetRows } from "../../src/archive/compacted-read.js";
 import { openDuck, type Duck } from "../../src/archive/duckdb.js";
 import { md5Hex, type Envelope } from "../../src/archive/envelope.js";
-import { buildGeneration } from "../../src/compact/sql.js";
+import { buildGeneration, spillLine } from "../../src/compact/sql.js";
 
 const T = Date.UTC(2026, 10, 24, 13, 0, 0);
 const e = (id: string, body: string, ms: number, attrs: Record<string, string> = {}, ma: Envelope["messageAttributes"] = {}): Envelope => ({
@@ -37,9 +37,10 @@ describe("compacted layout on DuckDB", () => {
     duck.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  let rn = 0;
   const spill = (name: string, envs: Envelope[]) => {
     const f = join(dir, name);
-    writeFileSync(f, envs.map((x) => JSON.stringify(toRow(x, name))).join("\n") + "\n");
+    writeFileSync(f, envs.map((x) => spillLine(JSON.stringify(toRow(x, name)), rn++, x.md5OfBody)).join(""));
     return f;
   };
   const read = async (file: string) => {
@@ -59,7 +60,7 @@ describe("compacted layout on DuckDB", () => {
     const s1 = spill("s1.ndjson", envs);
     const s2 = spill("s2.ndjson", [envs[0] as Envelope, envs[2] as Envelope]);
     const out = join(dir, "g1.parquet");
-    const built = await buildGeneration(duck, { spill: [s1, s2], prior: [], out }, (c) => commit(c));
+    const built = await buildGeneration(duck, { slices: [[s1, s2]], prior: [], out, workDir: dir }, (c) => commit(c));
     expect(built.counts).toEqual({ rowsIn: 6, rowsOut: 4, duplicatesDropped: 2, alreadyCompacted: 0 });
     const back = await read(out);
     expect(back.map((x) => x.messageId)).toEqual(["a", "b", "big", "c"]);
@@ -69,12 +70,23 @@ describe("compacted layout on DuckDB", () => {
 
   it("a later generation holds only ids not in the earlier ones; a different body under a known id is a conflict", async () => {
     const g1 = join(dir, "p1.parquet");
-    await buildGeneration(duck, { spill: [spill("p1.ndjson", [e("x", "x", T), e("y", "y", T + 1)])], prior: [], out: g1 }, (c) => commit(c));
+    await buildGeneration(duck, { slices: [[spill("p1.ndjson", [e("x", "x", T), e("y", "y", T + 1)])]], prior: [], out: g1, workDir: dir }, (c) => commit(c));
     const g2 = join(dir, "p2.parquet");
-    const b2 = await buildGeneration(duck, { spill: [spill("p2.ndjson", [e("y", "y", T + 1), e("z", "z", T + 2)])], prior: [g1], out: g2 }, (c) => commit(c));
+    const b2 = await buildGeneration(duck, { slices: [[spill("p2.ndjson", [e("y", "y", T + 1), e("z", "z", T + 2)])]], prior: [g1], out: g2, workDir: dir }, (c) => commit(c));
     expect(b2.counts).toEqual({ rowsIn: 2, rowsOut: 1, duplicatesDropped: 0, alreadyCompacted: 1 });
     expect((await read(g2)).map((x) => x.messageId)).toEqual(["z"]);
-    const b3 = await buildGeneration(duck, { spill: [spill("p3.ndjson", [e("x", "not x", T)])], prior: [g1, g2], out: join(dir, "p3.parquet") }, (c) => commit(c));
+    const b3 = await buildGeneration(duck, { slices: [[spill("p3.ndjson", [e("x", "not x", T)])]], prior: [g1, g2], out: join(dir, "p3.parquet"), workDir: dir }, (c) => commit(c));
     expect(b3.conflicts).toEqual(["x"]);
+  });
+
+  it("time slices sorted one at a time and concatenated in order give one sorted file", async () => {
+    const early = Array.from({ length: 3000 }, (_, i) => e(`e${i}`, `early ${i}`, T + 1_000_000 - i * 100));
+    const late = Array.from({ length: 3000 }, (_, i) => e(`l${i}`, `late ${i}`, T + 2_000_000 - i * 100));
+    const out = join(dir, "sliced.parquet");
+    const built = await buildGeneration(duck, { slices: [[spill("early.ndjson", early)], [], [spill("late.ndjson", late)]], prior: [], out, workDir: dir }, (c) => commit(c));
+    expect(built.counts.rowsOut).toBe(6000);
+    const sent = (await read(out)).map((x) => Date.parse(x.sentAt));
+    expect(sent).toHaveLength(6000);
+    expect(sent).toEqual([...sent].sort((a, b) => a - b));
   });
 });
