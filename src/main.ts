@@ -85,7 +85,7 @@ process.on("unhandledRejection", (err) => {
 
 const mode = process.argv[2];
 // `node dist/main.js replay …` (the image's entry point) reaches the same commands as the `sqs-archiver` bin.
-const CLI_COMMANDS = new Set(["replay", "verify", "athena-ddl", "help", "--help", "-h", "--version"]);
+const CLI_COMMANDS = new Set(["replay", "compact", "verify", "athena-ddl", "help", "--help", "-h", "--version"]);
 const runCli = async () => void (await import("./cli/cli.js"));
 const run = mode === "local" ? runLocalMode : mode !== undefined && CLI_COMMANDS.has(mode) ? runCli : runService;
 run().catch((err: unknown) => {

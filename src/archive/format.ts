@@ -62,9 +62,11 @@ export function buildBatchKey(prefix: string, firstSentTimestampMs: number, mess
 /** `byHand`: named by someone else (see byExtension), so the name carries no message id, first timestamp or hash. */
 export type ParsedArchiveKey =
   | { layout: "message"; hour: string; messageId: string; byHand?: true }
-  | { layout: "ndjson"; hour: string; compression: ArchiveCompression; firstSentTimestampMs: number; hash: string; byHand?: true };
+  | { layout: "ndjson"; hour: string; compression: ArchiveCompression; firstSentTimestampMs: number; hash: string; byHand?: true }
+  /** A generation written by `sqs-archiver compact` (src/archive/compacted.ts). */
+  | { layout: "parquet"; hour: string; generation: number };
 
-const KEY_RE = /^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(?:([A-Za-z0-9-]+)\.json|(\d+)-([0-9a-f]{16})\.ndjson(\.gz|\.zst)?)$/;
+const KEY_RE = /^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(?:([A-Za-z0-9-]+)\.json|(\d+)-([0-9a-f]{16})\.ndjson(\.gz|\.zst)?|g(\d{6})\.parquet)$/;
 
 /** Which layout a key belongs to (and its codec), or null for anything that is not an archive object under prefix. */
 export function parseArchiveKey(prefix: string, key: string): ParsedArchiveKey | null {
@@ -73,6 +75,7 @@ export function parseArchiveKey(prefix: string, key: string): ParsedArchiveKey |
   if (!m) return null;
   const hour = `${m[1]}-${m[2]}-${m[3]}T${m[4]}:00:00Z`;
   if (m[5]) return { layout: "message", hour, messageId: m[5] };
+  if (m[9]) return { layout: "parquet", hour, generation: Number(m[9]) };
   const compression: ArchiveCompression = m[8] === ".gz" ? "gzip" : m[8] === ".zst" ? "zstd" : "none";
   return { layout: "ndjson", hour, compression, firstSentTimestampMs: Number(m[6]), hash: m[7] as string };
 }

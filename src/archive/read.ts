@@ -139,6 +139,11 @@ export async function readObject(
   cb: ReadCallbacks,
   signal?: AbortSignal,
 ): Promise<ObjectInfo> {
+  if (obj.parsed.layout === "parquet") {
+    // Loaded on first use: only readers of the compacted layout need DuckDB.
+    const { readParquetObject } = await import("./compacted-read.js");
+    return readParquetObject(s3, bucket, obj, counters, cb, signal);
+  }
   counters.getRequests++;
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: obj.key }), { abortSignal: signal });
   counters.bytesRead += out.ContentLength ?? 0;

@@ -7,6 +7,7 @@
 import { athenaDdl } from "../replay/athena.js";
 import { packageVersion } from "../version.js";
 import { ATHENA_HELP, parseAthenaArgs } from "./replay-args.js";
+import { compactCommand } from "./compact-command.js";
 import { replayCommand } from "./replay-command.js";
 import { verifyCommand } from "./verify-command.js";
 import { EXIT_FAILED, EXIT_USAGE, runCommand, usageExit, type CommandSpec } from "./runner.js";
@@ -14,6 +15,7 @@ import { EXIT_FAILED, EXIT_USAGE, runCommand, usageExit, type CommandSpec } from
 /** Archive commands run by the shared runner (src/cli/runner.ts); a new one is a CommandSpec and a line here. */
 const COMMANDS: Record<string, { summary: string; spec: CommandSpec<any> }> = {
   replay: { summary: "send archived messages of a time window to a queue again", spec: replayCommand },
+  compact: { summary: "turn closed hours into deduplicated Parquet, each message exactly once", spec: compactCommand },
   verify: { summary: "check a time window of the archive is complete and intact (table, --json, --html)", spec: verifyCommand },
 };
 

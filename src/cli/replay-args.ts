@@ -77,7 +77,7 @@ export function parse(argv: string[], options: NonNullable<ParseArgsConfig["opti
 
 const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-function checkPrefix(p: string, where: string, problems: string[]): void {
+export function checkPrefix(p: string, where: string, problems: string[]): void {
   if (p.startsWith("/")) problems.push(`${where}=${JSON.stringify(p)}: must not start with '/'`);
   if (Buffer.byteLength(p) > 512) problems.push(`${where}: must be at most 512 bytes`);
 }

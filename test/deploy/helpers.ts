@@ -149,6 +149,8 @@ async function modelFor(apiVersion: string, kind: string): Promise<ModelCtor> {
       return (await import("kubernetes-models/v1/Pod")).Pod;
     case "apps/v1/Deployment":
       return (await import("kubernetes-models/apps/v1/Deployment")).Deployment;
+    case "batch/v1/CronJob":
+      return (await import("kubernetes-models/batch/v1/CronJob")).CronJob;
     case "policy/v1/PodDisruptionBudget":
       return (await import("kubernetes-models/policy/v1/PodDisruptionBudget")).PodDisruptionBudget;
     case "networking.k8s.io/v1/NetworkPolicy":

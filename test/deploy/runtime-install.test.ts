@@ -140,4 +140,34 @@ describe("production-only install (the Dockerfile runtime stage without Docker)"
       throw new Error(`${(err as Error).message}\n--- service output\n${output.join("").slice(-4000)}`, { cause: err });
     }
   }, 90_000);
+
+  it("node dist/main.js compact runs on the production install (DuckDB's native engine is a runtime dependency)", async () => {
+    const fauxqs = server as Fauxqs;
+    const hourAgo = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+    // Asynchronous: the emulator answers from this process.
+    const proc = spawn(process.execPath, ["dist/main.js", "compact", "--since", new Date(hourAgo).toISOString(), "--until", new Date(hourAgo + 3_600_000).toISOString(), "--settle", "0"], {
+      cwd: app,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: app,
+        NODE_ENV: "production",
+        AWS_EC2_METADATA_DISABLED: "true",
+        S3_BUCKET_NAME: "archive-bucket",
+        AWS_REGION: "us-east-1",
+        AWS_ENDPOINT_URL: fauxqs.address,
+        S3_FORCE_PATH_STYLE: "true",
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+        COMPACT_SPILL_DIR: join(app, "spill"),
+      },
+    });
+    const r = { stdout: "", stderr: "", status: null as number | null };
+    proc.stdout?.on("data", (c: Buffer) => (r.stdout += c.toString("utf8")));
+    proc.stderr?.on("data", (c: Buffer) => (r.stderr += c.toString("utf8")));
+    r.status = await new Promise<number | null>((resolve) => proc.on("close", (code) => resolve(code)));
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const summary = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === "compact_summary");
+    expect(summary).toMatchObject({ hours: 1, hoursFailed: 0, exitCode: 0 });
+  }, 90_000);
 });

@@ -28,6 +28,7 @@ export function decodeObject(key: string, prefix: string, bytes: Buffer): Record
   const parsed = parseArchiveKey(prefix, key);
   if (!parsed) throw new Error(`not an archive key: ${key}`);
   if (parsed.layout === "message") return [JSON.parse(bytes.toString("utf8")) as Record<string, any>];
+  if (parsed.layout === "parquet") throw new Error(`${key}: a compacted generation (read it with src/archive/compacted-read.ts)`);
   const raw = parsed.compression === "gzip" ? gunzipSync(bytes) : parsed.compression === "zstd" ? zstdDecompressSync(bytes) : bytes;
   const text = raw.toString("utf8");
   if (!text.endsWith("\n")) throw new Error(`${key}: last line not terminated`);

@@ -1,0 +1,153 @@
+import { tmpdir } from "node:os";
+import { regionFromQueueUrl } from "../config.js";
+import { ConfigError } from "../errors.js";
+import { UsageError } from "../replay/errors.js";
+import { parseDuration, parseTime, type TimeSpec } from "../replay/time.js";
+import type { CompactAwsSettings } from "../compact/s3.js";
+import { bucketAndPrefix, checkPrefix, optionalUrl, parse } from "./replay-args.js";
+
+/** `sqs-archiver compact` arguments: pure (argv, env and now in; options or UsageError/ConfigError out). */
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_SETTLE = "10m";
+export const DEFAULT_COMPACT_CONCURRENCY = 4;
+/** One DuckDB thread by default: with more, a slice sort needs more than the 256 MB memory_limit (measured). */
+export const DEFAULT_THREADS = 1;
+export const DEFAULT_MEMORY_LIMIT = "256MB";
+
+export const COMPACT_HELP = `Usage: sqs-archiver compact --since T [--until T] [options]
+
+Turns the closed hours of [--since, --until) into deduplicated Parquet (zstd): every object of each hour under
+--prefix (message layout .json, .ndjson, .ndjson.gz, .ndjson.zst, objects named by hand) becomes rows under
+--to-prefix at YYYY/MM/DD/HH/gNNNNNN.parquet, ordered by SentTimestamp then SequenceNumber, each messageId exactly
+once across the hour's generations. A later run compacts only sources not yet consumed, as a new generation.
+Written with If-None-Match: * at deterministic keys; never deletes or overwrites anything.
+
+  --since T            start of the window, inclusive (required; whole hours: the hour holding T is included)
+  --until T            end of the window, exclusive (default: now)
+                       T: RFC 3339 (2026-11-24T12:00:00Z), Unix seconds, or a duration back from now (2h, 7d)
+  --bucket B           archive bucket (default: $S3_BUCKET_NAME)
+  --prefix P           raw archive prefix (default: $S3_PREFIX, else sqs-messages/)
+  --to-prefix C        compacted prefix (default: the source prefix without its trailing '/' plus '-compacted/',
+                       e.g. sqs-messages-compacted/; 'compacted/' for an empty prefix); never inside --prefix
+  --settle D           leave alone hours that end less than D ago (default ${DEFAULT_SETTLE}; 0 = none)
+  --dry-run            read, deduplicate and report what would be written; write nothing
+  --concurrency N      sources read in parallel (default ${DEFAULT_COMPACT_CONCURRENCY})
+  --spill-dir DIR      DuckDB database and spill files (default: $COMPACT_SPILL_DIR, else the system temp dir)
+  --memory-limit M     DuckDB memory_limit, e.g. 256MB, 1GB (default: $COMPACT_MEMORY_LIMIT, else ${DEFAULT_MEMORY_LIMIT})
+  --threads N          DuckDB threads (default ${DEFAULT_THREADS}; more is faster but needs a larger --memory-limit)
+  -h, --help           this help
+
+Environment: AWS_REGION, S3_REGION, AWS_ENDPOINT_URL[_S3], S3_FORCE_PATH_STYLE, LOG_LEVEL, the AWS credential chain.
+Exit status: 0 every settled hour compacted or up to date; 1 an integrity conflict (the messageIds are named, that
+hour is not compacted), bad archive content (that source is not consumed) or a failure; 2 usage error;
+78 configuration error; 130 interrupted (nothing half-written: run it again).`;
+
+export interface CompactCliOptions {
+  since: TimeSpec;
+  until: TimeSpec;
+  nowMs: number;
+  bucket: string;
+  prefix: string;
+  toPrefix: string;
+  settleMs: number;
+  dryRun: boolean;
+  concurrency: number;
+  spillDir: string;
+  memoryLimit: string;
+  threads: number;
+  logLevel: string;
+  aws: CompactAwsSettings;
+}
+
+/** The default compacted prefix: beside the source prefix, never inside it. */
+export function defaultToPrefix(prefix: string): string {
+  return prefix === "" ? "compacted/" : `${prefix.replace(/\/+$/, "")}-compacted/`;
+}
+
+const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+function wholeNumber(raw: unknown, flag: string, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (String(raw).trim() === "" || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} ${JSON.stringify(raw)}: must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+export function parseCompactArgs(argv: string[], env: Env, nowMs: number): CompactCliOptions | "help" {
+  const { values } = parse(
+    argv,
+    {
+      since: { type: "string" },
+      until: { type: "string" },
+      bucket: { type: "string" },
+      prefix: { type: "string" },
+      "to-prefix": { type: "string" },
+      settle: { type: "string" },
+      "dry-run": { type: "boolean" },
+      concurrency: { type: "string" },
+      "spill-dir": { type: "string" },
+      "memory-limit": { type: "string" },
+      threads: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    "compact",
+  );
+  const v = values as Record<string, string | boolean | undefined>;
+  if (v.help) return "help";
+  if (typeof v.since !== "string") throw new UsageError("--since is required (RFC 3339, Unix seconds or a duration such as 2h)");
+  const since = parseTime(v.since, nowMs, "--since");
+  const until = typeof v.until === "string" ? parseTime(v.until, nowMs, "--until") : { ms: nowMs, relative: true, input: "now" };
+  if (since.ms >= until.ms) throw new UsageError(`--since ${v.since} (${new Date(since.ms).toISOString()}) must be before --until ${until.input} (${new Date(until.ms).toISOString()})`);
+  const settleText = (v.settle as string | undefined) ?? DEFAULT_SETTLE;
+  const settleMs = settleText === "0" ? 0 : parseDuration(settleText);
+  if (settleMs === null) throw new UsageError(`--settle ${JSON.stringify(settleText)}: must be a duration such as 10m, 1h or 0`);
+  const concurrency = wholeNumber(v.concurrency, "--concurrency", 1, 64) ?? DEFAULT_COMPACT_CONCURRENCY;
+  const threads = wholeNumber(v.threads, "--threads", 1, 256) ?? DEFAULT_THREADS;
+  const memoryLimit = (v["memory-limit"] as string | undefined) ?? (env.COMPACT_MEMORY_LIMIT || DEFAULT_MEMORY_LIMIT);
+  const memOk = /^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i.test(memoryLimit);
+  if (!memOk && v["memory-limit"] !== undefined) throw new UsageError(`--memory-limit ${JSON.stringify(memoryLimit)}: must be a size such as 256MB or 1GB`);
+  if (v["spill-dir"] === "") throw new UsageError("--spill-dir needs a directory");
+
+  const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env);
+  const toPrefix = (v["to-prefix"] as string | undefined) ?? defaultToPrefix(prefix);
+  const usage: string[] = [];
+  checkPrefix(toPrefix, "--to-prefix", usage);
+  // Inside the source prefix, compacted files would be listed (and queried, by Athena) as raw archive content.
+  if (toPrefix === prefix || (prefix !== "" && toPrefix.startsWith(prefix)) || (toPrefix !== "" && prefix.startsWith(toPrefix))) {
+    usage.push(`--to-prefix ${JSON.stringify(toPrefix)}: must not be inside the source prefix ${JSON.stringify(prefix)} or contain it`);
+  }
+  if (usage.length) throw new UsageError(usage.join("; "));
+
+  const problems: string[] = [];
+  if (!memOk) problems.push(`COMPACT_MEMORY_LIMIT=${JSON.stringify(memoryLimit)}: must be a size such as 256MB or 1GB`);
+  // As the service does: the region of the archived queue when none is set (the chart's ConfigMap leaves it empty).
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || (env.SQS_QUEUE_URL ? regionFromQueueUrl(env.SQS_QUEUE_URL) : undefined) || env.S3_REGION || "";
+  if (!region) problems.push("AWS_REGION=(unset): is required (the archive bucket's region; or S3_REGION, or SQS_QUEUE_URL to derive it from)");
+  else if (!REGION_RE.test(region)) problems.push(`AWS_REGION=${JSON.stringify(region)}: must be an AWS region such as eu-west-1`);
+  if (env.S3_REGION && !REGION_RE.test(env.S3_REGION)) problems.push(`S3_REGION=${JSON.stringify(env.S3_REGION)}: must be an AWS region such as eu-west-1`);
+  const s3Endpoint = optionalUrl(env, "AWS_ENDPOINT_URL_S3", problems) ?? optionalUrl(env, "AWS_ENDPOINT_URL", problems);
+  const fps = env.S3_FORCE_PATH_STYLE;
+  if (fps && fps !== "true" && fps !== "false") problems.push(`S3_FORCE_PATH_STYLE=${JSON.stringify(fps)}: must be true or false`);
+  const logLevel = env.LOG_LEVEL || "info";
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of fatal, error, warn, info, debug, trace, silent`);
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    since,
+    until,
+    nowMs,
+    bucket,
+    prefix,
+    toPrefix,
+    settleMs,
+    dryRun: Boolean(v["dry-run"]),
+    concurrency,
+    spillDir: (v["spill-dir"] as string | undefined) ?? (env.COMPACT_SPILL_DIR || tmpdir()),
+    memoryLimit,
+    threads,
+    logLevel,
+    aws: { s3Region: env.S3_REGION || region, s3Endpoint, s3ForcePathStyle: fps === "true", sockets: concurrency * 2 + 8 },
+  };
+}
