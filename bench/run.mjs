@@ -29,10 +29,11 @@ const { values: opt } = parseArgs({
     put: { type: "string", default: process.env.BENCH_PUT_MS ?? "25" },
     profiles: { type: "string", default: process.env.BENCH_PROFILES ?? "1k,64k" },
     sweep: { type: "string", default: process.env.BENCH_SWEEP ?? "1,2,4,8,16,32" },
-    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,ndjson,codecs,ndjson-keepup,replay,verify" },
+    only: { type: "string", default: process.env.BENCH_ONLY ?? "baselines,default,profiles,zero,sweep,keepup,memory,cpuprof,ndjson,codecs,ndjson-keepup,replay,compact,verify" },
     "lean-pairs": { type: "string", default: "2" },
     rounds: { type: "string", default: "3" },
     "ndjson-n": { type: "string", default: "100000" },
+    "compact-n": { type: "string", default: "1000000" },
     "bare-puts": { type: "string", default: "20000" },
     codecs: { type: "string", default: "zstd,none" },
     "codec-n": { type: "string", default: "50000" },
@@ -71,6 +72,7 @@ if (opt.help) {
                       ndjson (ndjson vs message mode vs a bare SDK PutObject loop, interleaved --rounds),
                       codecs (gzip/zstd/none), ndjson-keepup (durability latency while keeping up),
                       replay (bench/replay.mjs: sqs-archiver replay --rate 0 from both layouts),
+                      compact (bench/compact.mjs: sqs-archiver compact over a 1M-message hour; --compact-n N),
                       verify (bench/verify.mjs: sqs-archiver verify, msg/s per core and peak RSS).
                       Not in the default list: "lean" (the service vs bench/lean-loop.mjs, interleaved --lean-pairs
                       times), "msgcpu" (message mode vs the bare PutObject loop only), "altdist" (A/B of dist/ vs
@@ -737,6 +739,13 @@ try {
     } else {
       log("(no .cpuprofile written: the service did not exit cleanly)");
     }
+  }
+  if (SECTIONS.has("compact")) {
+    // Compaction: bench/compact.mjs runs the CLI over one hour of batched 1 KiB messages against its own backend.
+    const n = quick ? [] : ["--n", String(opt["compact-n"] ?? 1_000_000)];
+    const out = execFileSync(process.execPath, [`${ROOT}bench/compact.mjs`, ...(quick ? ["--quick"] : []), ...n], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    for (const l of out.trimEnd().split("\n")) log(l);
+    log("");
   }
   if (SECTIONS.has("verify")) {
     // Verify throughput and peak RSS: bench/verify.mjs runs the CLI against its own backend process.

@@ -5,6 +5,8 @@
  * `process` (argv, env, signals, stdout, exit code); everything it calls takes values in.
  */
 import { athenaDdl } from "../replay/athena.js";
+import { compactedAthenaDdl } from "../replay/athena-compacted.js";
+import { ATHENA_COMPACTED_HELP, parseAthenaCompactedArgs } from "./athena-compacted-args.js";
 import { packageVersion } from "../version.js";
 import { ATHENA_HELP, parseAthenaArgs } from "./replay-args.js";
 import { compactCommand } from "./compact-command.js";
@@ -27,11 +29,16 @@ Commands:
 ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(12)} ${c.summary} (sqs-archiver ${name} --help)`)
   .join("\n")}
-  athena-ddl   print the Athena table and dedupe view for the archive (sqs-archiver athena-ddl --help)
+  athena-ddl   print the Athena table and dedupe view for the archive; --compacted: the Parquet table (sqs-archiver athena-ddl --help)
   help         this help; --version prints the version`;
 
 function runAthena(argv: string[]): void {
   try {
+    if (argv.includes("--compacted")) {
+      const c = parseAthenaCompactedArgs(argv, process.env);
+      process.stdout.write(c === "help" ? `${ATHENA_COMPACTED_HELP}\n` : compactedAthenaDdl(c));
+      return;
+    }
     const o = parseAthenaArgs(argv, process.env);
     process.stdout.write(o === "help" ? `${ATHENA_HELP}\n` : athenaDdl(o));
   } catch (err) {

@@ -61,11 +61,12 @@ export async function buildGeneration(duck: Duck, plan: GenerationPlan, commitFo
   const spillOf = (files: string[]) => `read_json(${list(files)}, format = 'newline_delimited', columns = ${rowJsonColumnsSql().replace(/}$/, ", rn: 'BIGINT', h: 'VARCHAR'}")})`;
   const spill = spillOf(plan.slices.flat());
   await c.run("DROP TABLE IF EXISTS agg; DROP TABLE IF EXISTS prior; DROP TABLE IF EXISTS keep;");
-  await c.run(`CREATE TABLE agg AS SELECT message_id, count(*) AS n, count(DISTINCT h) AS hashes, min(h) AS h, arg_min(rn, archived_at) AS rid FROM ${spill} GROUP BY message_id`);
+  await c.run(`CREATE TABLE agg AS SELECT message_id, count(*) AS n, min(h) AS h, max(h) AS h_max, arg_min(rn, archived_at) AS rid FROM ${spill} GROUP BY message_id`);
   if (plan.prior.length) await c.run(`CREATE TABLE prior AS SELECT DISTINCT message_id, ${PRIOR_HASH} AS h FROM read_parquet(${list(plan.prior)})`);
   else await c.run("CREATE TABLE prior (message_id VARCHAR, h VARCHAR)");
 
-  const conflictSql = "SELECT message_id FROM agg WHERE hashes > 1 UNION SELECT a.message_id FROM agg a JOIN prior p USING (message_id) WHERE a.h <> p.h";
+  // min <> max: two body hashes under one id (a per-group DISTINCT set would not fit a bounded memory_limit).
+  const conflictSql = "SELECT message_id FROM agg WHERE h <> h_max UNION SELECT a.message_id FROM agg a JOIN prior p USING (message_id) WHERE a.h <> p.h";
   const [conflictCount] = await firstRow(duck, `SELECT count(*) FROM (${conflictSql})`);
   const conflicts = Number(conflictCount) > 0 ? (await (await c.run(`${conflictSql} ORDER BY message_id LIMIT 100`)).getRows()).map((r) => String(r[0])) : [];
 

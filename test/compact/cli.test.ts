@@ -44,3 +44,18 @@ describe("sqs-archiver compact command line", () => {
     expect(r.stderr.join("\n")).toContain(name);
   });
 });
+
+describe("sqs-archiver athena-ddl --compacted", () => {
+  it("prints a Parquet table over the compacted prefix (default beside --prefix) with every compacted column", async () => {
+    const r = await runCli(["athena-ddl", "--compacted", "--prefix", "orders/", "--table", "orders_compacted"], env());
+    expect(r.code).toBe(0);
+    const out = r.stdout.join("\n");
+    expect(out).toContain("CREATE EXTERNAL TABLE IF NOT EXISTS `orders_compacted`");
+    expect(out).toContain("LOCATION 's3://arch-bucket/orders-compacted/'");
+    expect(out).toContain("'projection.datehour.format' = 'yyyy/MM/dd/HH'");
+    for (const c of ["message_id", "body", "sent_at", "attributes", "message_attributes", "message_group_id", "sequence_number", "source_key"]) expect(out).toContain(`\`${c}\``);
+    expect(out).toContain("binary_value:binary");
+    expect((await runCli(["athena-ddl", "--compacted", "--to-prefix", "lake/x/"], env())).stdout.join("\n")).toContain("s3://arch-bucket/lake/x/${datehour}/");
+    expect((await runCli(["athena-ddl", "--compacted", "--table", "Bad-Name"], env())).code).toBe(2);
+  });
+});

@@ -3,7 +3,7 @@
  * codec), hand-written objects add duplicates, and the real CLI process compacts them against the emulator (through
  * the proxy, which answers If-None-Match: * with 412 like S3). Every assertion is on what is in the bucket.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gunzipSync, gzipSync, zstdDecompressSync } from "node:zlib";
@@ -17,6 +17,7 @@ import { startBackend, waitFor, type Backend } from "../support/harness.js";
 import { assertBuilt, ensureDead, serviceEnv, spawnService, type ChildService } from "../support/process.js";
 import { getBytes, readAllLines } from "../support/archive-reader.js";
 import { dedupeViewSelect, duckDbColumns } from "../../src/replay/athena.js";
+import { hiveTypeOf } from "../../src/replay/athena-compacted.js";
 import { PROVENANCE_MESSAGE_ID, PROVENANCE_SENT_TIMESTAMP } from "../../src/replay/message.js";
 import { cliEnv, compress, plainAttributes, putNdjson, receiveAll, runCli, spawnCli } from "../replay/helpers.js";
 import { allRows, readCompacted, sendAt, type Attrs } from "./helpers.js";
@@ -231,6 +232,25 @@ describe("sqs-archiver compact (real CLI, real service archives, emulator S3 wit
       const compacted = (await con.runAndReadAll(`SELECT message_id AS id, body FROM read_parquet('${dir}/raw-compacted/**/*.parquet', hive_partitioning = false) ORDER BY id`)).getRowObjectsJson();
       expect(compacted.length).toBe((await rawById(backend, "raw/", H1)).size);
       expect(compacted).toEqual(dedup);
+      // athena-ddl --compacted describes exactly these files: its columns are the Parquet file's, in order.
+      const ddl = await runCli(["athena-ddl", "--compacted", "--bucket", BUCKET, "--prefix", "raw/"], cliEnv(backend));
+      expect(ddl.code).toBe(0);
+      const text = ddl.stdout.join("\n");
+      expect(text).toContain("STORED AS PARQUET");
+      expect(text).toContain(`LOCATION 's3://${BUCKET}/raw-compacted/'`);
+      expect(text).toContain(`'storage.location.template' = 's3://${BUCKET}/raw-compacted/\${datehour}/'`);
+      const ddlCols = [...text.matchAll(/^\s+`([a-z_0-9]+)`\s+(\S+?),?$/gm)].map((m) => ({ name: m[1], hive: m[2] }));
+      const described = (await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${dir}/raw-compacted/**/*.parquet', hive_partitioning = false)`)).getRowObjectsJson();
+      expect(ddlCols).toEqual(described.map((d) => ({ name: d.column_name, hive: hiveTypeOf(String(d.column_type)) })));
+      // docs/query.md's DuckDB statements for the compacted dataset run as written (paths aside).
+      const doc = readFileSync(new URL("../../docs/query.md", import.meta.url), "utf8");
+      const section = doc.slice(doc.indexOf("### With DuckDB"), doc.indexOf("\n## DuckDB"));
+      const statements = [...section.matchAll(/```sql\n([\s\S]*?)```/g)].flatMap((m) => (m[1] as string).split(/;\s*\n/)).map((x) => x.trim()).filter(Boolean);
+      let last: Record<string, unknown>[] = [];
+      for (const st of statements) last = (await con.runAndReadAll(st.replace("'compacted/", `'${dir}/raw-compacted/`))).getRowObjectsJson() as Record<string, unknown>[];
+      const dedupAcme = (await con.runAndReadAll("SELECT count(*) AS n FROM raw_archive_dedup WHERE messageattributes['tenant'].StringValue = 'acme'")).getRowObjectsJson();
+      expect(Number(last[0]?.acme)).toBe(Number(dedupAcme[0]?.n));
+      expect(Number(last[0]?.acme)).toBeGreaterThan(0);
       // An attribute filter reads the same rows from both.
       const acme = (sql: string) => con.runAndReadAll(sql).then((r) => r.getRowObjectsJson().map((x) => x.id).sort());
       expect(await acme(`SELECT message_id AS id FROM read_parquet('${dir}/raw-compacted/**/*.parquet') WHERE message_attributes['tenant'].string_value = 'acme'`)).toEqual(

@@ -78,6 +78,12 @@ describe("Helm: compaction.enabled", () => {
     expect(rules[0].expr).toContain('kube_job_status_failed{namespace="sqs-archiver", job_name=~"sqs-archiver-compact-[0-9]+"}');
     expect(rules[1].expr).toContain('kube_cronjob_status_last_successful_time{namespace="sqs-archiver", cronjob="sqs-archiver-compact"}');
     expect(rules[1].expr).toMatch(/> 10800$/);
+    const runbooks = readFileSync(join(K8S, "../docs/runbooks.md"), "utf8");
+    for (const r of rules) {
+      expect(r.annotations.runbook_url).toBe(`https://github.com/example/sqs-archiver/blob/main/docs/runbooks.md#${r.alert.toLowerCase()}`);
+      const section = runbooks.split(/^## /m).find((x) => x.startsWith(`${r.alert}\n`)) ?? "";
+      for (const part of ["Meaning", "Confirm", "Act"]) expect(section, `${r.alert} ${part}`).toContain(`**${part}**`);
+    }
     const dir = mkdtempSync(join(tmpdir(), "compact-rules-"));
     try {
       writeFileSync(join(dir, "rules.yaml"), stringify({ groups: pr.spec.groups }));

@@ -243,13 +243,14 @@ describe("IAM: the policy grants exactly what the code sends", () => {
 
   /** Commands the code constructs: src/ plus sqs-consumer, which sends receive/delete/visibility calls itself. */
   /**
-   * The service's own code: src/ without src/cli/, src/replay/, src/verify/ and the archive-reading layer
-   * (src/archive/read.ts): operator tools such as `sqs-archiver replay` and `verify`, which send
-   * ListObjectsV2/GetObject/SendMessageBatch under their own policies; the service role must not need those.
+   * The service's own code: src/ without src/cli/, src/replay/, src/compact/, src/verify/ and the archive readers
+   * (operator tools such as `sqs-archiver replay`, `compact` and `verify`, which send ListObjectsV2/GetObject/
+   * SendMessageBatch under their own policies: iam/policy-replay.json, iam/policy-compact.json, iam/policy-verify.json;
+   * the service role must not need those).
    */
   const serviceSources = () =>
     readdirSync(join(ROOT, "src"), { recursive: true, encoding: "utf8" }).filter(
-      (f) => f.endsWith(".ts") && !/^(cli|replay|verify)[\\/]/.test(f) && !/^archive[\\/]read\.ts$/.test(f),
+      (f) => f.endsWith(".ts") && !/^(cli|replay|compact|verify)[\\/]/.test(f) && !/^archive[\\/](read|compacted-read)\.ts$/.test(f),
     );
 
   function commandsSent(): { sqs: Set<string>; s3: Set<string> } {
