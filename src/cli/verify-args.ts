@@ -3,7 +3,7 @@ import type { ReplayAwsSettings } from "../replay/clients.js";
 import { UsageError } from "../replay/errors.js";
 import { parseTime } from "../replay/time.js";
 import { DEFAULT_MAX_PROBLEMS } from "../verify/verify.js";
-import { bucketAndPrefix, optionalUrl, parse } from "./replay-args.js";
+import { bucketAndPrefix, checkPrefix, optionalUrl, parse } from "./replay-args.js";
 
 /** `sqs-archiver verify` arguments: pure (argv, env and now in; options or UsageError/ConfigError out). */
 
@@ -22,6 +22,7 @@ problems) and every problem with its code, object key and message id.
                        T: RFC 3339 (2026-11-24T12:00:00Z), Unix seconds, or a duration back from now (90m, 2h, 7d)
   --bucket B           archive bucket (default: $S3_BUCKET_NAME)
   --prefix P           archive prefix (default: $S3_PREFIX, else sqs-messages/)
+  --compacted-prefix C also check \`sqs-archiver compact\`'s Parquet generations under C against the raw hours
   --json               print one JSON document (figures and every problem; docs/verify-report.schema.json)
   --html FILE          also write a self-contained HTML report (chart per hour, problems table) to FILE
   --concurrency N      objects read at once (default ${DEFAULT_VERIFY_CONCURRENCY})
@@ -29,7 +30,8 @@ problems) and every problem with its code, object key and message id.
   -h, --help           this help
 
 Problem codes: CORRUPT_OBJECT, MALFORMED_LINE, UNKNOWN_SCHEMA, MD5_MISMATCH, WRONG_HOUR, KEY_ID_MISMATCH,
-BATCH_HASH_MISMATCH, COUNT_MISMATCH, CONFLICT (docs/verify.md). A second copy of a message with the same content
+BATCH_HASH_MISMATCH, COUNT_MISMATCH, CONFLICT; with --compacted-prefix also MISSING_FROM_COMPACTED,
+EXTRA_IN_COMPACTED, DUPLICATE_IN_COMPACTED (docs/verify.md). A second copy of a message with the same content
 (a redelivery written into another batch) is counted as a duplicate, not a problem.
 
 Environment: AWS_REGION, S3_REGION, AWS_ENDPOINT_URL[_S3], S3_FORCE_PATH_STYLE, LOG_LEVEL, the AWS credential chain.
@@ -41,6 +43,7 @@ export interface VerifyCliOptions {
   untilMs: number;
   bucket: string;
   prefix: string;
+  compactedPrefix: string | undefined;
   json: boolean;
   html: string | undefined;
   concurrency: number;
@@ -68,6 +71,7 @@ export function parseVerifyArgs(argv: string[], env: Env, nowMs: number): Verify
       until: { type: "string" },
       bucket: { type: "string" },
       prefix: { type: "string" },
+      "compacted-prefix": { type: "string" },
       json: { type: "boolean" },
       html: { type: "string" },
       concurrency: { type: "string" },
@@ -88,6 +92,13 @@ export function parseVerifyArgs(argv: string[], env: Env, nowMs: number): Verify
   const concurrency = whole(v, "concurrency", DEFAULT_VERIFY_CONCURRENCY, 256);
   const maxProblems = whole(v, "max-problems", DEFAULT_MAX_PROBLEMS, 10_000_000);
   const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env);
+  const compactedPrefix = v["compacted-prefix"] as string | undefined;
+  if (compactedPrefix !== undefined) {
+    const p: string[] = [];
+    checkPrefix(compactedPrefix, "--compacted-prefix", p);
+    if (compactedPrefix === prefix) p.push(`--compacted-prefix ${JSON.stringify(compactedPrefix)}: must differ from --prefix`);
+    if (p.length) throw new UsageError(p.join("; "));
+  }
 
   const problems: string[] = [];
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || "";
@@ -105,6 +116,7 @@ export function parseVerifyArgs(argv: string[], env: Env, nowMs: number): Verify
     untilMs: until.ms,
     bucket,
     prefix,
+    compactedPrefix,
     json: Boolean(v.json),
     html: v.html as string | undefined,
     concurrency,
