@@ -60,8 +60,9 @@ export async function readParquetObject(
     const file = join(dir, "object.parquet");
     const info = await downloadObject(s3, bucket, obj.key, file, counters, signal);
     duck = await openDuck({ dir, memoryLimit: "256MB", threads: 1 });
+    let commit: CommitRecord;
     try {
-      await parquetCommit(duck, file);
+      commit = await parquetCommit(duck, file);
     } catch (err) {
       cb.bad(0, new BadContentError("NOT_ENVELOPE", `not a compacted generation: ${(err as Error).message}`));
       return info;
@@ -72,7 +73,7 @@ export async function readParquetObject(
       if (cb.stopped()) break;
       await cb.envelope(fromRow(row), n, Buffer.byteLength(row.body));
     }
-    return info;
+    return { ...info, commit };
   } finally {
     duck?.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { ArchiveCompression } from "../config.js";
+import type { CommitRecord } from "./compacted.js";
 import type { Envelope } from "./envelope.js";
 import { byExtension, createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "./format.js";
 import { BadContentError, checkEnvelope } from "./parse.js";
@@ -24,6 +25,8 @@ export interface ObjectInfo {
   etag?: string;
   contentLength?: number;
   metadata: Record<string, string>;
+  /** A compacted generation's commit record (its Parquet footer). */
+  commit?: CommitRecord;
 }
 
 export interface ReadCounters {

@@ -1,4 +1,5 @@
 import { ConfigError } from "../errors.js";
+import { prefixProblem } from "../validators.js";
 import type { ReplayAwsSettings } from "../replay/clients.js";
 import { UsageError } from "../replay/errors.js";
 import { parseTime } from "../replay/time.js";
@@ -22,6 +23,7 @@ problems) and every problem with its code, object key and message id.
                        T: RFC 3339 (2026-11-24T12:00:00Z), Unix seconds, or a duration back from now (90m, 2h, 7d)
   --bucket B           archive bucket (default: $S3_BUCKET_NAME)
   --prefix P           archive prefix (default: $S3_PREFIX, else sqs-messages/)
+  --compacted-prefix C also check \`sqs-archiver compact\`'s Parquet generations under C against the raw hours
   --json               print one JSON document (figures and every problem; docs/verify-report.schema.json)
   --html FILE          also write a self-contained HTML report (chart per hour, problems table) to FILE
   --concurrency N      objects read at once (default ${DEFAULT_VERIFY_CONCURRENCY})
@@ -29,7 +31,8 @@ problems) and every problem with its code, object key and message id.
   -h, --help           this help
 
 Problem codes: CORRUPT_OBJECT, MALFORMED_LINE, UNKNOWN_SCHEMA, MD5_MISMATCH, WRONG_HOUR, KEY_ID_MISMATCH,
-BATCH_HASH_MISMATCH, COUNT_MISMATCH, CONFLICT (docs/verify.md). A second copy of a message with the same content
+BATCH_HASH_MISMATCH, COUNT_MISMATCH, CONFLICT; with --compacted-prefix also MISSING_FROM_COMPACTED,
+EXTRA_IN_COMPACTED, DUPLICATE_IN_COMPACTED (docs/verify.md). A second copy of a message with the same content
 (a redelivery written into another batch) is counted as a duplicate, not a problem.
 
 Environment: AWS_REGION, S3_REGION, AWS_ENDPOINT_URL[_S3], S3_FORCE_PATH_STYLE, LOG_LEVEL, the AWS credential chain.
@@ -41,6 +44,7 @@ export interface VerifyCliOptions {
   untilMs: number;
   bucket: string;
   prefix: string;
+  compactedPrefix: string | undefined;
   json: boolean;
   html: string | undefined;
   concurrency: number;
@@ -66,6 +70,7 @@ export function parseVerifyArgs(argv: string[], env: Env, nowMs: number): Verify
       until: { type: "string" },
       bucket: { type: "string" },
       prefix: { type: "string" },
+      "compacted-prefix": { type: "string" },
       json: { type: "boolean" },
       html: { type: "string" },
       concurrency: { type: "string" },
@@ -86,6 +91,11 @@ export function parseVerifyArgs(argv: string[], env: Env, nowMs: number): Verify
   const maxProblems = whole(v, "max-problems", DEFAULT_MAX_PROBLEMS, 10_000_000);
   const problems: string[] = [];
   const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
+  const compactedPrefix = v["compacted-prefix"] as string | undefined;
+  if (compactedPrefix !== undefined) {
+    const p = prefixProblem(compactedPrefix) ?? (compactedPrefix === prefix ? "must differ from --prefix" : undefined);
+    if (p) throw new UsageError(`--compacted-prefix ${JSON.stringify(compactedPrefix)}: ${p}`);
+  }
   const { aws, logLevel } = awsSettings(env, archiveRegion(env), Math.max(16, concurrency * 2), problems);
   if (problems.length) throw new ConfigError(problems);
 
@@ -94,6 +104,7 @@ export function parseVerifyArgs(argv: string[], env: Env, nowMs: number): Verify
     untilMs: until.ms,
     bucket,
     prefix,
+    compactedPrefix,
     json: Boolean(v.json),
     html: v.html as string | undefined,
     concurrency,

@@ -27,7 +27,7 @@ function summaryFields(r: VerifyReport): Record<string, unknown> {
 async function run(opts: VerifyCliOptions, io: CommandIo): Promise<number> {
   const clients = createReplayClients(opts.aws);
   const verifier = new Verifier(
-    { sinceMs: opts.sinceMs, untilMs: opts.untilMs, bucket: opts.bucket, prefix: opts.prefix, concurrency: opts.concurrency, maxProblems: opts.maxProblems, version: packageVersion() },
+    { sinceMs: opts.sinceMs, untilMs: opts.untilMs, bucket: opts.bucket, prefix: opts.prefix, compactedPrefix: opts.compactedPrefix, concurrency: opts.concurrency, maxProblems: opts.maxProblems, version: packageVersion() },
     clients.s3,
     io.log,
   );

@@ -33,6 +33,15 @@ export class HourLedger {
     return this.seen.size;
   }
 
+  has(messageId: string): boolean {
+    return this.seen.has(messageId);
+  }
+
+  /** Each id with the index of the object holding its first copy. */
+  *ids(): Generator<[string, number]> {
+    for (const [id, v] of this.seen) yield [id, Math.floor(v / DIGEST_SPACE)];
+  }
+
   add(messageId: string, digest: number, objectIndex: number): LedgerOutcome {
     const prior = this.seen.get(messageId);
     if (prior === undefined) {

@@ -11,6 +11,9 @@ export const PROBLEM_CODES = [
   "BATCH_HASH_MISMATCH",
   "COUNT_MISMATCH",
   "CONFLICT",
+  "MISSING_FROM_COMPACTED",
+  "EXTRA_IN_COMPACTED",
+  "DUPLICATE_IN_COMPACTED",
 ] as const;
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number];

@@ -43,6 +43,8 @@ export interface VerifyReport {
   problemsOmitted: number;
   /** Keys under the window's hour prefixes that are not archive objects (skipped). */
   ignoredKeys: number;
+  /** With --compacted-prefix: the generations read and the rows they hold (not counted in the raw figures). */
+  compacted?: { prefix: string; generations: number; rows: number };
   s3Requests: { listObjectsV2: number; getObject: number };
   durationMs: number;
 }

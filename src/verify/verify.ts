@@ -5,7 +5,9 @@ import type { BadContentError } from "../archive/parse.js";
 import { listWindow, readObject, type ListedObject, type ReadCounters } from "../archive/read.js";
 import { classifyAwsError, describeError, isSinkFatalReason } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { CommitRecord } from "../archive/compacted.js";
 import { batchHashMismatch, countMismatch, keyIdMismatch, wrongHour } from "./checks.js";
+import { commitCountMismatch, compareCompactedHour, rawSourcesExist } from "./compacted.js";
 import { contentDigest, HourLedger } from "./ledger.js";
 import { codeOfBadContent, type Problem, type ProblemCode } from "./problems.js";
 import { emptyFigures, REPORT_VERSION, sumFigures, zeroCounts, type HourFigures, type VerifyReport } from "./report.js";
@@ -26,6 +28,8 @@ export interface VerifyOptions {
   /** Problems listed in the report; beyond it they are counted only (a wholly corrupt archive stays a bounded report). */
   maxProblems: number;
   version: string;
+  /** `sqs-archiver compact`'s prefix: each compacted hour is checked against the raw hour (docs/verify.md). */
+  compactedPrefix?: string | undefined;
 }
 
 export const DEFAULT_MAX_PROBLEMS = 10_000;
@@ -35,6 +39,8 @@ interface HourState {
   /** Dropped once every object of the hour is read. */
   ledger: HourLedger | undefined;
   remaining: number;
+  /** Generations of this hour under the compacted prefix, checked once the raw hour is read. */
+  compacted?: ListedObject[];
 }
 
 /** Fatal for the run rather than a problem of one object: every other read would fail the same way. */
@@ -51,6 +57,7 @@ export class Verifier {
   private readonly problems: Problem[] = [];
   private readonly counts = zeroCounts();
   private objects: ListedObject[] = [];
+  private readonly compactedFigures = { generations: 0, rows: 0 };
   private stopReason: VerifyReport["stopped"];
 
   constructor(
@@ -80,6 +87,10 @@ export class Verifier {
       this.objects = listed.objects;
       this.ignored = listed.ignored;
       for (const ob of this.objects) this.hourOf(ob).remaining++;
+      if (o.compactedPrefix !== undefined) {
+        const c = await listWindow(this.s3, o.bucket, o.compactedPrefix, o.sinceMs, o.untilMs, this.counters, this.abort.signal);
+        for (const g of c.objects.filter((x) => x.parsed.layout === "parquet")) (this.hourOf(g).compacted ??= []).push(g);
+      }
       this.objectsTotal = this.objects.length;
       this.log.info({ event: "verify_listed", objects: this.objectsTotal, ignoredKeys: listed.ignored }, "listed");
       // Objects in listing order (oldest hour first) so each hour's ledger is dropped as soon as its objects are read.
@@ -88,6 +99,8 @@ export class Verifier {
         for (let i = next++; i < this.objects.length && !this.abort.signal.aborted; i = next++) await this.readOne(this.objects[i] as ListedObject, i);
       };
       await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, this.objects.length)) }, worker));
+      // Compacted hours whose raw objects are gone (expired): nothing to compare ids with, the rest is still checked.
+      for (const hs of this.hours.values()) if (hs.compacted && hs.remaining === 0 && hs.figures.objects === 0) await this.checkCompacted(hs, new HourLedger());
     } catch (err) {
       if (!this.abort.signal.aborted || !this.stopReason) {
         const d = describeError(err);
@@ -196,8 +209,67 @@ export class Verifier {
     this.objectsDone++;
     if (--hs.remaining === 0) {
       hs.figures.distinctIds = ledger.distinct;
+      if (hs.compacted && !this.abort.signal.aborted) await this.checkCompacted(hs, ledger);
       hs.ledger = undefined;
     } else hs.ledger = ledger;
+  }
+
+  /** Reads the hour's generations and compares them with the raw hour's ids. */
+  private async checkCompacted(hs: HourState, raw: HourLedger): Promise<void> {
+    const gens = hs.compacted ?? [];
+    hs.compacted = undefined;
+    const hour = hs.figures.hour;
+    const ids = new Map<string, string>();
+    const commits: CommitRecord[] = [];
+    for (const g of gens) {
+      const at = (code: ProblemCode, detail: string, messageId?: string, line?: number) =>
+        this.problem({ code, key: g.key, hour, ...(messageId ? { messageId } : {}), ...(line ? { line } : {}), detail });
+      let rows = 0;
+      let unreadable = false;
+      try {
+        const info = await readObject(
+          this.s3,
+          this.o.bucket,
+          g,
+          this.counters,
+          {
+            envelope: (env, line) => {
+              rows++;
+              const first = ids.get(env.messageId);
+              if (first !== undefined) at("DUPLICATE_IN_COMPACTED", `message ${env.messageId} is already in ${first}`, env.messageId, line);
+              else ids.set(env.messageId, g.key);
+            },
+            bad: (line, err) => {
+              unreadable = true;
+              at(codeOfBadContent(err) === "CORRUPT_OBJECT" ? "CORRUPT_OBJECT" : "MALFORMED_LINE", err.message, err.messageId, line);
+            },
+            stopped: () => this.abort.signal.aborted,
+          },
+          this.abort.signal,
+        );
+        if (info.commit) commits.push(info.commit);
+        const cm = unreadable ? undefined : commitCountMismatch(info.commit, rows);
+        if (cm) at("COUNT_MISMATCH", cm);
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        const d = describeError(err);
+        at("CORRUPT_OBJECT", `cannot be read: ${d.code}: ${d.message}`);
+        unreadable = true;
+      }
+      if (unreadable) commits.length = 0;
+      this.compactedFigures.generations++;
+      this.compactedFigures.rows += rows;
+    }
+    const rawKeys = new Set(this.objects.filter((ob) => ob.parsed.hour === hour).map((ob) => ob.key));
+    // An unreadable generation could hold any id: the id comparison would only repeat its problem.
+    if (commits.length !== gens.length) return;
+    const { missing, extra } = compareCompactedHour(raw, ids, rawSourcesExist(commits, rawKeys));
+    for (const m of missing) {
+      this.problem({ code: "MISSING_FROM_COMPACTED", key: this.objects[m.firstObject]?.key ?? "", hour, messageId: m.id, detail: `message ${m.id} is in the raw hour but in none of its ${gens.length} compacted generations` });
+    }
+    for (const x of extra) {
+      this.problem({ code: "EXTRA_IN_COMPACTED", key: x.key, hour, messageId: x.id, detail: `message ${x.id} is compacted but in none of the hour's raw objects, which all still exist` });
+    }
   }
 
   private report(durationMs: number): VerifyReport {
@@ -226,6 +298,7 @@ export class Verifier {
       problems: this.problems,
       problemsOmitted: this.problemsFound - this.problems.length,
       ignoredKeys: this.ignored,
+      ...(this.o.compactedPrefix !== undefined ? { compacted: { prefix: this.o.compactedPrefix, ...this.compactedFigures } } : {}),
       s3Requests: { listObjectsV2: this.counters.listRequests, getObject: this.counters.getRequests },
       durationMs,
     };

@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
+// ajv 8 is installed as fastify's own validator (@fastify/ajv-compiler): a devDependency of the same name would be
+// flagged by the production-install test, which forbids devDependencies in the runtime image.
 import { Ajv } from "ajv";
 import type { Envelope } from "../../src/archive/envelope.js";
 import type { ArchiveCompression } from "../../src/config.js";

@@ -26,6 +26,7 @@ function commandsImported(): Set<string> {
     "src/cli/verify-command.ts",
     "src/cli/verify-args.ts",
     "src/archive/read.ts",
+    "src/archive/compacted-read.ts",
     "src/archive/parse.ts",
     "src/archive/format.ts",
   ].filter((f) => f.endsWith(".ts"));

@@ -6,6 +6,8 @@ import { BadContentError, checkEnvelope, parseEnvelope } from "../../src/archive
 import { batchHashMismatch, countMismatch, keyIdMismatch, wrongHour } from "../../src/verify/checks.js";
 import { escapeHtml, renderHtml } from "../../src/verify/html.js";
 import { contentDigest, HourLedger } from "../../src/verify/ledger.js";
+import { commitCountMismatch, compareCompactedHour, rawSourcesExist } from "../../src/verify/compacted.js";
+import type { CommitRecord } from "../../src/archive/compacted.js";
 import { codeOfBadContent, PROBLEM_CODES } from "../../src/verify/problems.js";
 import { emptyFigures, REPORT_VERSION, zeroCounts, type VerifyReport } from "../../src/verify/report.js";
 import { hourTable, humanVerdict, problemLines } from "../../src/verify/text.js";
@@ -97,6 +99,25 @@ describe("HourLedger", () => {
     // No md5OfBody: the body's own MD5 identifies it, equal to a copy that declares it.
     expect(contentDigest(env({ md5OfBody: "" }), false)).toBe(contentDigest(a, false));
     expect(l.distinct).toBe(1);
+  });
+});
+
+describe("compacted hour against the raw hour", () => {
+  const commit = (keys: string[], rowsOut: number) => ({ sources: keys.map((key) => ({ key, etag: "e", size: 1, rows: 1 })), rowsOut }) as unknown as CommitRecord;
+
+  it("missing raw ids, extra compacted ids only while the raw sources exist, the commit's row count", () => {
+    const raw = new HourLedger();
+    raw.add("a", 1, 0);
+    raw.add("b", 1, 1);
+    const compacted = new Map([["a", "g1"], ["x", "g1"]]);
+    expect(compareCompactedHour(raw, compacted, true)).toEqual({ missing: [{ id: "b", firstObject: 1 }], extra: [{ id: "x", key: "g1" }] });
+    expect(compareCompactedHour(raw, compacted, false).extra).toEqual([]);
+    expect(rawSourcesExist([commit(["k1", "k2"], 2)], new Set(["k1", "k2", "k3"]))).toBe(true);
+    expect(rawSourcesExist([commit(["k1", "gone"], 2)], new Set(["k1"]))).toBe(false);
+    expect(rawSourcesExist([], new Set(["k1"]))).toBe(false);
+    expect(commitCountMismatch(commit([], 3), 3)).toBeUndefined();
+    expect(commitCountMismatch(commit([], 3), 2)).toContain("rowsOut 3");
+    expect(commitCountMismatch(undefined, 2)).toBeUndefined();
   });
 });
 

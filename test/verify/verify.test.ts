@@ -171,7 +171,7 @@ describe("sqs-archiver verify: usage and configuration", () => {
     const r = await runCli(["verify", "--help"], env());
     expect(r.code).toBe(0);
     const text = r.stdout.join("\n");
-    for (const o of ["--since", "--until", "--bucket", "--prefix", "--json", "--html", "CORRUPT_OBJECT", "CONFLICT"]) expect(text).toContain(o);
+    for (const o of ["--since", "--until", "--bucket", "--prefix", "--compacted-prefix", "--json", "--html", "CORRUPT_OBJECT", "CONFLICT", "MISSING_FROM_COMPACTED"]) expect(text).toContain(o);
     const top = await runCli(["--help"], env());
     expect(top.stdout.join("\n")).toContain("verify");
   });
