@@ -48,6 +48,16 @@ function factory(registry: Registry) {
     gauge: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
       new Gauge<L>({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers }),
     histogram: (name: string, help: string, buckets: number[]) => new Histogram({ name: `${METRIC_PREFIX}${name}`, help, buckets, registers }),
+    /** A gauge read on each scrape. */
+    computed: (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name: `${METRIC_PREFIX}${name}`,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      }),
   };
 }
 
@@ -55,7 +65,7 @@ function factory(registry: Registry) {
 export function createMetrics(version: string, nodeVersion: string, oldestUnarchivedAgeSeconds: () => number = () => 0): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const { counter, gauge, histogram } = factory(registry);
+  const { counter, gauge, histogram, computed } = factory(registry);
   const m: Metrics = {
     registry,
     messagesReceived: counter("messages_received_total", "Messages received from SQS"),
@@ -96,14 +106,11 @@ export function createMetrics(version: string, nodeVersion: string, oldestUnarch
     messagesBuffered: gauge("messages_buffered", "Messages in open or flushing ndjson batches"),
     bufferedBytes: gauge("buffered_bytes", "Bytes held by open or flushing ndjson batches: lines waiting for the compressor plus compressed output"),
     buildInfo: gauge("build_info", "Build information; always 1", ["version", "node_version"] as const),
-    oldestUnarchivedAge: new Gauge({
-      name: `${METRIC_PREFIX}oldest_unarchived_message_age_seconds`,
-      help: "Age of the oldest message received and not yet durable in S3, from its first receive here (archive freshness)",
-      registers: [registry],
-      collect() {
-        this.set(oldestUnarchivedAgeSeconds());
-      },
-    }),
+    oldestUnarchivedAge: computed(
+      "oldest_unarchived_message_age_seconds",
+      "Age of the oldest message received and not yet durable in S3, from its first receive here (archive freshness)",
+      oldestUnarchivedAgeSeconds,
+    ),
   };
   m.buildInfo.set({ version, node_version: nodeVersion }, 1);
   for (const result of ["messages", "empty", "error"]) m.receiveRequests.inc({ result }, 0);

@@ -53,7 +53,26 @@ export type CommandCode = (typeof COMMAND_CODES)[number];
 /** Why a replay stopped early (the `stopped` field of replay_summary). */
 export const REPLAY_STOP_REASONS = ["interrupted", "refused", "fatal", "target"] as const;
 
+/** The problems `sqs-archiver verify` reports (its JSON and HTML reports, log lines and docs/verify.md). */
+export const VERIFY_PROBLEM_CODES = [
+  "CORRUPT_OBJECT",
+  "MALFORMED_LINE",
+  "UNKNOWN_SCHEMA",
+  "MD5_MISMATCH",
+  "WRONG_HOUR",
+  "KEY_ID_MISMATCH",
+  "BATCH_HASH_MISMATCH",
+  "COUNT_MISMATCH",
+  "CONFLICT",
+  "MISSING_FROM_COMPACTED",
+  "EXTRA_IN_COMPACTED",
+  "DUPLICATE_IN_COMPACTED",
+] as const;
+
+/** Why `sqs-archiver compact` leaves a source object unconsumed, besides the content codes (an envelope filed under an hour its SentTimestamp is not in). */
+export const COMPACT_SOURCE_CODES = ["MISFILED"] as const;
+
 /** Every code above: what may appear as a `reason` or `code` emitted by src/ (SQS batch entry codes aside). */
-export const ALL_CODES: ReadonlySet<string> = new Set<string>([...FAILURE_REASONS, ...BACKOFF_REASONS, ...FLUSH_REASONS, ...CONTENT_CODES, ...COMMAND_CODES, ...REPLAY_STOP_REASONS]);
+export const ALL_CODES: ReadonlySet<string> = new Set<string>([...FAILURE_REASONS, ...BACKOFF_REASONS, ...FLUSH_REASONS, ...CONTENT_CODES, ...COMMAND_CODES, ...REPLAY_STOP_REASONS, ...VERIFY_PROBLEM_CODES, ...COMPACT_SOURCE_CODES]);
 
 export type ArchiverCode = FailureReason | ContentCode | CommandCode;

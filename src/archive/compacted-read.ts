@@ -7,7 +7,7 @@ import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { COMMIT_METADATA_KEY, columnsToRowJsonSql, fromRow, parseCommitRecord, type CommitRecord, type CompactRow } from "./compacted.js";
 import { openDuck, sqlString, type Duck } from "./duckdb.js";
 import { BadContentError } from "./parse.js";
-import type { ListedObject, ObjectInfo, ReadCallbacks, ReadCounters } from "./read.js";
+import type { ListedObject, ObjectInfo, ReadCallbacks, ReadCounters } from "./read-types.js";
 
 /**
  * Reading the compacted layout: a Parquet generation is downloaded to a temporary file (Parquet's footer is at the
@@ -46,14 +46,7 @@ export async function parquetCommit(duck: Duck, file: string): Promise<CommitRec
 }
 
 /** readObject for the compacted layout (read.ts delegates here): every row as an envelope, line = row number. */
-export async function readParquetObject(
-  s3: S3Client,
-  bucket: string,
-  obj: ListedObject,
-  counters: ReadCounters,
-  cb: ReadCallbacks,
-  signal?: AbortSignal,
-): Promise<ObjectInfo> {
+export async function readParquetObject(s3: S3Client, bucket: string, obj: ListedObject, counters: ReadCounters, cb: ReadCallbacks, signal?: AbortSignal): Promise<ObjectInfo> {
   const dir = mkdtempSync(join(tmpdir(), "sqs-archiver-parquet-"));
   let duck: Duck | undefined;
   try {

@@ -1,39 +1,18 @@
 import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { ArchiveCompression } from "../config.js";
-import type { CommitRecord } from "./compacted.js";
 import type { Envelope } from "./envelope.js";
-import { byExtension, createDecompressor, hourPrefixes, parseArchiveKey, type ParsedArchiveKey } from "./format.js";
+import { byExtension, createDecompressor, hourPrefixes, parseArchiveKey } from "./format.js";
 import { BadContentError, checkEnvelope } from "./parse.js";
+import type { ListedObject, ObjectInfo, ReadCallbacks, ReadCounters } from "./read-types.js";
+
+export type { ListedObject, ObjectInfo, ReadCallbacks, ReadCounters } from "./read-types.js";
 
 /**
  * The archive-reading layer every reader shares (replay, compaction, verification): listing a window's hour
  * prefixes and streaming each object, whatever its layout or codec, as envelopes with their line numbers. S3
  * commands used: ListObjectsV2, GetObject.
  */
-
-export interface ListedObject {
-  key: string;
-  size: number;
-  /** As listed (quoted hex MD5 for single-part objects): what a commit record names a source by. */
-  etag?: string;
-  parsed: ParsedArchiveKey;
-}
-
-/** What GetObject said about the object read, for checks against what it held (message-count, ETag). */
-export interface ObjectInfo {
-  etag?: string;
-  contentLength?: number;
-  metadata: Record<string, string>;
-  /** A compacted generation's commit record (its Parquet footer). */
-  commit?: CommitRecord;
-}
-
-export interface ReadCounters {
-  listRequests: number;
-  getRequests: number;
-  bytesRead: number;
-}
 
 /** Lists only the hour prefixes covering [sinceMs, untilMs), oldest hour first; non-archive keys are ignored. */
 export async function listWindow(
@@ -67,19 +46,6 @@ export async function listWindow(
     } while (token);
   }
   return { objects, ignored };
-}
-
-export interface ReadCallbacks {
-  /** Awaited before the next line is read (backpressure). */
-  envelope(env: Envelope, line: number, lineBytes: number): void | Promise<void>;
-  bad(line: number, err: BadContentError): void;
-  /**
-   * When given, a line whose body does not hash to its md5OfBody is reported here and then still delivered to
-   * `envelope` (verification counts it); without it, such a line goes to `bad` like any other.
-   */
-  md5Mismatch?(line: number, err: BadContentError): void;
-  /** Checked between lines: true stops reading this object. */
-  stopped(): boolean;
 }
 
 /** Splits a byte stream on "\n" (an envelope never holds a raw newline: JSON escapes it), keeping bytes until a line ends. */

@@ -1,10 +1,8 @@
-import { DEFAULT_RANGE_START } from "../replay/athena.js";
 import type { CompactedAthenaOptions } from "../replay/athena-compacted.js";
 import { UsageError } from "../replay/errors.js";
 import { defaultToPrefix } from "./compact-args.js";
-import { ConfigError } from "../errors.js";
 import { prefixProblem } from "../validators.js";
-import { bucketAndPrefix, parse } from "./replay-args.js";
+import { athenaTable, parse } from "./replay-args.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -29,13 +27,7 @@ export function parseAthenaCompactedArgs(argv: string[], env: Env): CompactedAth
   );
   const v = values as Record<string, string | boolean | undefined>;
   if (v.help) return "help";
-  const table = (v.table as string | undefined) ?? "sqs_archive_compacted";
-  if (!/^[a-z_][a-z0-9_]{0,127}$/.test(table)) throw new UsageError(`--table ${JSON.stringify(table)}: must be lower-case letters, digits and _ (an Athena table name)`);
-  const rangeStart = (v["range-start"] as string | undefined) ?? DEFAULT_RANGE_START;
-  if (!/^\d{4}\/\d{2}\/\d{2}\/\d{2}$/.test(rangeStart)) throw new UsageError(`--range-start ${JSON.stringify(rangeStart)}: must be yyyy/MM/dd/HH`);
-  const problems: string[] = [];
-  const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
-  if (problems.length) throw new ConfigError(problems);
+  const { table, rangeStart, bucket, prefix } = athenaTable(v, env, "sqs_archive_compacted");
   const toPrefix = (v["to-prefix"] as string | undefined) ?? defaultToPrefix(prefix);
   const toPrefixProblem = prefixProblem(toPrefix);
   if (toPrefixProblem) throw new UsageError(`--to-prefix ${JSON.stringify(toPrefix)}: ${toPrefixProblem}`);

@@ -73,24 +73,34 @@ function wholeNumber(raw: unknown, flag: string, min: number, max: number): numb
   return n;
 }
 
+const COMPACT_OPTIONS = {
+  since: { type: "string" },
+  until: { type: "string" },
+  bucket: { type: "string" },
+  prefix: { type: "string" },
+  "to-prefix": { type: "string" },
+  settle: { type: "string" },
+  "dry-run": { type: "boolean" },
+  concurrency: { type: "string" },
+  "spill-dir": { type: "string" },
+  "memory-limit": { type: "string" },
+  threads: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** --to-prefix, or the default beside the source prefix; never inside it (compacted files would be read as raw). */
+function toPrefixOf(given: string | undefined, prefix: string, prefixIsValid: boolean): string {
+  const toPrefix = given ?? defaultToPrefix(prefix);
+  const problem = given !== undefined ? prefixProblem(toPrefix) : undefined;
+  if (problem) throw new UsageError(`--to-prefix ${JSON.stringify(toPrefix)}: ${problem}`);
+  if (prefixIsValid && (toPrefix === prefix || (prefix !== "" && toPrefix.startsWith(prefix)) || (toPrefix !== "" && prefix.startsWith(toPrefix)))) {
+    throw new UsageError(`--to-prefix ${JSON.stringify(toPrefix)}: must not be inside the source prefix ${JSON.stringify(prefix)} or contain it`);
+  }
+  return toPrefix;
+}
+
 export function parseCompactArgs(argv: string[], env: Env, nowMs: number): CompactCliOptions | "help" {
-  const { values } = parse(
-    argv,
-    {
-      since: { type: "string" },
-      until: { type: "string" },
-      bucket: { type: "string" },
-      prefix: { type: "string" },
-      "to-prefix": { type: "string" },
-      settle: { type: "string" },
-      "dry-run": { type: "boolean" },
-      concurrency: { type: "string" },
-      "spill-dir": { type: "string" },
-      "memory-limit": { type: "string" },
-      threads: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  );
+  const { values } = parse(argv, COMPACT_OPTIONS);
   const v = values as Record<string, string | boolean | undefined>;
   if (v.help) return "help";
   if (typeof v.since !== "string") throw new UsageError("--since is required (RFC 3339, Unix seconds or a duration such as 2h)");
@@ -109,14 +119,8 @@ export function parseCompactArgs(argv: string[], env: Env, nowMs: number): Compa
 
   const problems: string[] = [];
   const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
-  const toPrefix = (v["to-prefix"] as string | undefined) ?? defaultToPrefix(prefix);
-  const toPrefixProblem = v["to-prefix"] !== undefined ? prefixProblem(toPrefix) : undefined;
-  if (toPrefixProblem) throw new UsageError(`--to-prefix ${JSON.stringify(toPrefix)}: ${toPrefixProblem}`);
-  // Inside the source prefix, compacted files would be listed (and queried, by Athena) as raw archive content. (A
-  // source prefix that is itself invalid is already a configuration problem.)
-  if (problems.length === 0 && (toPrefix === prefix || (prefix !== "" && toPrefix.startsWith(prefix)) || (toPrefix !== "" && prefix.startsWith(toPrefix)))) {
-    throw new UsageError(`--to-prefix ${JSON.stringify(toPrefix)}: must not be inside the source prefix ${JSON.stringify(prefix)} or contain it`);
-  }
+  // A source prefix that is itself invalid is already a configuration problem.
+  const toPrefix = toPrefixOf(v["to-prefix"] as string | undefined, prefix, problems.length === 0);
   if (!memOk) problems.push(`COMPACT_MEMORY_LIMIT=${JSON.stringify(memoryLimit)}: must be a size such as 256MB or 1GB`);
   const { aws, logLevel } = awsSettings(env, archiveRegion(env), concurrency * 2 + 8, problems);
   if (problems.length) throw new ConfigError(problems);

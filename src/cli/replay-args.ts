@@ -256,12 +256,17 @@ export function parseAthenaArgs(argv: string[], env: Env): AthenaOptions | "help
   if (v.help) return "help";
   const format = (v.format as string | undefined) ?? "message";
   if (format !== "message" && format !== "ndjson") throw new UsageError(`--format ${JSON.stringify(format)}: must be message or ndjson`);
-  const table = (v.table as string | undefined) ?? "sqs_archive";
+  return { ...athenaTable(v, env, "sqs_archive"), format };
+}
+
+/** What both athena-ddl forms share: --table, --range-start, and the archive's bucket and prefix. */
+export function athenaTable(v: Record<string, string | boolean | undefined>, env: Env, defaultTable: string): { table: string; rangeStart: string; bucket: string; prefix: string } {
+  const table = (v.table as string | undefined) ?? defaultTable;
   if (!/^[a-z_][a-z0-9_]{0,127}$/.test(table)) throw new UsageError(`--table ${JSON.stringify(table)}: must be lower-case letters, digits and _ (an Athena table name)`);
   const rangeStart = (v["range-start"] as string | undefined) ?? DEFAULT_RANGE_START;
   if (!/^\d{4}\/\d{2}\/\d{2}\/\d{2}$/.test(rangeStart)) throw new UsageError(`--range-start ${JSON.stringify(rangeStart)}: must be yyyy/MM/dd/HH`);
   const problems: string[] = [];
   const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
   if (problems.length) throw new ConfigError(problems);
-  return { bucket, prefix, format, table, rangeStart };
+  return { table, rangeStart, bucket, prefix };
 }

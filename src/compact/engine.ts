@@ -11,7 +11,7 @@ import { sentTimestampOf } from "../archive/parse.js";
 import { listWindow, readObject, type ListedObject, type ReadCounters } from "../archive/read.js";
 import { classifyAwsError, describeError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { buildGeneration, spillLine, type GenerationPlan } from "./sql.js";
+import { buildGeneration, spillLine, type GenerationCounts, type GenerationPlan } from "./sql.js";
 import { putIfAbsent } from "./s3.js";
 import { loadHourState, sourceId, type HourState } from "./state.js";
 
@@ -52,14 +52,8 @@ export interface CompactOptions {
 
 export type HourOutcome = "written" | "up_to_date" | "conflict" | "failed" | "unsettled" | "dry_run";
 
-export interface HourResult {
-  hour: string;
-  outcome: HourOutcome;
-  generation?: number;
-  key?: string;
-  sources: number;
-  newSources: number;
-  sourcesWithProblems: number;
+/** The figures an hour and a whole run both report. */
+interface RowFigures {
   rowsIn: number;
   rowsOut: number;
   duplicatesDropped: number;
@@ -67,6 +61,18 @@ export interface HourResult {
   lateRows: number;
   bytesIn: number;
   bytesOut: number;
+}
+
+const noRows = (): RowFigures => ({ rowsIn: 0, rowsOut: 0, duplicatesDropped: 0, alreadyCompacted: 0, lateRows: 0, bytesIn: 0, bytesOut: 0 });
+
+export interface HourResult extends RowFigures {
+  hour: string;
+  outcome: HourOutcome;
+  generation?: number;
+  key?: string;
+  sources: number;
+  newSources: number;
+  sourcesWithProblems: number;
   conflictIds?: string[];
   races: number;
   manifestsRepaired: number;
@@ -74,7 +80,7 @@ export interface HourResult {
   ms?: { read: number; engine: number; write: number };
 }
 
-export interface CompactStats {
+export interface CompactStats extends RowFigures {
   hours: number;
   hoursWritten: number;
   hoursUpToDate: number;
@@ -83,13 +89,6 @@ export interface CompactStats {
   hoursFailed: number;
   sources: number;
   sourcesRead: number;
-  rowsIn: number;
-  rowsOut: number;
-  duplicatesDropped: number;
-  alreadyCompacted: number;
-  lateRows: number;
-  bytesIn: number;
-  bytesOut: number;
   generationsWritten: number;
   badContent: number;
   races: number;
@@ -120,13 +119,7 @@ export class Compactor {
     hoursFailed: 0,
     sources: 0,
     sourcesRead: 0,
-    rowsIn: 0,
-    rowsOut: 0,
-    duplicatesDropped: 0,
-    alreadyCompacted: 0,
-    lateRows: 0,
-    bytesIn: 0,
-    bytesOut: 0,
+    ...noRows(),
     generationsWritten: 0,
     badContent: 0,
     races: 0,
@@ -258,13 +251,7 @@ export class Compactor {
       sources: 0,
       newSources: 0,
       sourcesWithProblems: 0,
-      rowsIn: 0,
-      rowsOut: 0,
-      duplicatesDropped: 0,
-      alreadyCompacted: 0,
-      lateRows: 0,
-      bytesIn: 0,
-      bytesOut: 0,
+      ...noRows(),
       races: 0,
       manifestsRepaired: 0,
     };
@@ -299,20 +286,7 @@ export class Compactor {
     const plan: GenerationPlan = { slices, prior, out: join(attemptDir, "out.parquet"), workDir: attemptDir };
     const generation = (state.generations.at(-1)?.generation ?? 0) + 1;
     const key = generationKey(o.toPrefix, hourMs, generation);
-    const built = await buildGeneration(duck, plan, (counts): CommitRecord => ({
-      tool: "sqs-archiver",
-      toolVersion: o.toolVersion,
-      schemaVersion: COMPACTED_SCHEMA_VERSION,
-      envelopeSchemaVersion: SCHEMA_VERSION,
-      hour: new Date(hourMs).toISOString(),
-      generation,
-      key,
-      previous: state.generations.map((g) => g.key),
-      sourcePrefix: o.prefix,
-      sources,
-      ...counts,
-      createdAt: new Date().toISOString(),
-    }));
+    const built = await buildGeneration(duck, plan, (counts) => this.commitRecord(hourMs, generation, key, state, sources, counts));
     if (signal.aborted) return undefined;
     const tWrite = performance.now();
     result.ms = { read: Math.round(tEngine - tRead), engine: Math.round(tWrite - tEngine), write: 0 };
@@ -329,6 +303,23 @@ export class Compactor {
     await putIfAbsent(this.s3, o.bucket, manifestKey(o.toPrefix, hourMs, generation), { data: Buffer.from(JSON.stringify(built.commit, null, 2)) }, "application/json", signal);
     result.ms.write = Math.round(performance.now() - tWrite);
     return { ...result, outcome: problems.length ? "failed" : "written", bytesOut: built.bytes };
+  }
+
+  private commitRecord(hourMs: number, generation: number, key: string, state: HourState, sources: CommitSource[], counts: GenerationCounts): CommitRecord {
+    return {
+      tool: "sqs-archiver",
+      toolVersion: this.o.toolVersion,
+      schemaVersion: COMPACTED_SCHEMA_VERSION,
+      envelopeSchemaVersion: SCHEMA_VERSION,
+      hour: new Date(hourMs).toISOString(),
+      generation,
+      key,
+      previous: state.generations.map((g) => g.key),
+      sourcePrefix: this.o.prefix,
+      sources,
+      ...counts,
+      createdAt: new Date().toISOString(),
+    };
   }
 
   /**
@@ -362,20 +353,9 @@ export class Compactor {
     base: string,
     counters: ReadCounters,
   ): Promise<{ source: CommitSource; files: Array<[number, string]> } | { problem: SourceProblem }> {
-    const out = new Map<number, { ws: WriteStream; file: string; pending: string }>();
+    const out = new SliceFiles(base);
     let rows = 0;
     let problem: SourceProblem | undefined;
-    const flush = async (s: { ws: WriteStream; pending: string }) => {
-      const chunk = s.pending;
-      s.pending = "";
-      if (!s.ws.write(chunk)) await once(s.ws, "drain");
-    };
-    const close = async () => {
-      await Promise.all([...out.values()].map(async (s) => {
-        s.ws.end();
-        await once(s.ws, "close");
-      }));
-    };
     try {
       const info = await readObject(
         this.s3,
@@ -390,30 +370,22 @@ export class Compactor {
               return;
             }
             rows++;
-            const k = Math.floor(((ts - hourMs) * slices) / HOUR);
-            let s = out.get(k);
-            if (!s) {
-              const file = `${base}-s${k}.ndjson`;
-              s = { ws: createWriteStream(file), file, pending: "" };
-              out.set(k, s);
-            }
             const md5 = env.md5OfBody;
-            // Rows are joined into ~256 KiB strings (per source and slice): one write per chunk instead of one per row.
-            s.pending += spillLine(JSON.stringify(toRow(env, ob.key)), this.rowNumber++, typeof md5 === "string" && md5 !== "" ? md5.toLowerCase() : md5Hex(env.body));
-            if (s.pending.length >= 1 << 18) return flush(s);
+            const line2 = spillLine(JSON.stringify(toRow(env, ob.key)), this.rowNumber++, typeof md5 === "string" && md5 !== "" ? md5.toLowerCase() : md5Hex(env.body));
+            return out.append(Math.floor(((ts - hourMs) * slices) / HOUR), line2);
           },
           bad: (line, err) => void (problem ??= { key: ob.key, line, reason: err.reason, message: err.message }),
           stopped: () => problem !== undefined || this.abort.signal.aborted,
         },
         this.abort.signal,
       );
-      if (!problem) for (const s of out.values()) if (s.pending) await flush(s);
-      await close();
+      if (!problem) await out.flushAll();
+      await out.close();
       if (problem) throw problem;
-      return { source: { key: ob.key, etag: info.etag ?? ob.etag ?? "", size: ob.size, rows }, files: [...out.entries()].map(([k, s]) => [k, s.file]) };
+      return { source: { key: ob.key, etag: info.etag ?? ob.etag ?? "", size: ob.size, rows }, files: out.files() };
     } catch (err) {
-      await close().catch(() => undefined);
-      for (const s of out.values()) rmSync(s.file, { force: true });
+      await out.close().catch(() => undefined);
+      out.remove();
       if (err === problem && problem) return { problem };
       if (this.abort.signal.aborted) throw err;
       const d = describeError(err);
@@ -429,5 +401,51 @@ export class Compactor {
       files.push(file);
     }
     return files;
+  }
+}
+
+/** One source's spill files, one per time slice it has rows in. */
+class SliceFiles {
+  private readonly out = new Map<number, { ws: WriteStream; file: string; pending: string }>();
+
+  constructor(private readonly base: string) {}
+
+  /** Rows are joined into ~256 KiB strings (per source and slice): one write per chunk instead of one per row. */
+  append(slice: number, line: string): Promise<void> | undefined {
+    let s = this.out.get(slice);
+    if (!s) {
+      const file = `${this.base}-s${slice}.ndjson`;
+      s = { ws: createWriteStream(file), file, pending: "" };
+      this.out.set(slice, s);
+    }
+    s.pending += line;
+    return s.pending.length >= 1 << 18 ? SliceFiles.flush(s) : undefined;
+  }
+
+  async flushAll(): Promise<void> {
+    for (const s of this.out.values()) if (s.pending) await SliceFiles.flush(s);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.out.values()].map(async (s) => {
+        s.ws.end();
+        await once(s.ws, "close");
+      }),
+    );
+  }
+
+  files(): Array<[number, string]> {
+    return [...this.out.entries()].map(([k, s]) => [k, s.file]);
+  }
+
+  remove(): void {
+    for (const s of this.out.values()) rmSync(s.file, { force: true });
+  }
+
+  private static async flush(s: { ws: WriteStream; pending: string }): Promise<void> {
+    const chunk = s.pending;
+    s.pending = "";
+    if (!s.ws.write(chunk)) await once(s.ws, "drain");
   }
 }

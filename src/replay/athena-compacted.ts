@@ -1,4 +1,5 @@
 import { COMPACTED_COLUMNS } from "../archive/compacted.js";
+import { datehourProjection } from "./athena.js";
 
 /**
  * `sqs-archiver athena-ddl --compacted`: a Parquet table over the compacted prefix (`sqs-archiver compact`), with the
@@ -52,15 +53,7 @@ export function compactedAthenaDdl(o: CompactedAthenaOptions): string {
     "PARTITIONED BY (`datehour` string)",
     "STORED AS PARQUET",
     `LOCATION 's3://${o.bucket}/${o.toPrefix}'`,
-    "TBLPROPERTIES (",
-    "  'projection.enabled' = 'true',",
-    "  'projection.datehour.type' = 'date',",
-    `  'projection.datehour.range' = '${o.rangeStart},NOW',`,
-    "  'projection.datehour.format' = 'yyyy/MM/dd/HH',",
-    "  'projection.datehour.interval' = '1',",
-    "  'projection.datehour.interval.unit' = 'HOURS',",
-    `  'storage.location.template' = 's3://${o.bucket}/${o.toPrefix}\${datehour}/'`,
-    ");",
+    ...datehourProjection(o.rangeStart, `s3://${o.bucket}/${o.toPrefix}\${datehour}/`),
     "",
   ].join("\n");
 }

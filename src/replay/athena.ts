@@ -81,15 +81,7 @@ export function athenaDdl(o: AthenaOptions): string {
     "STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'",
     "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'",
     `LOCATION '${location}'`,
-    "TBLPROPERTIES (",
-    "  'projection.enabled' = 'true',",
-    "  'projection.datehour.type' = 'date',",
-    `  'projection.datehour.range' = '${o.rangeStart},NOW',`,
-    "  'projection.datehour.format' = 'yyyy/MM/dd/HH',",
-    "  'projection.datehour.interval' = '1',",
-    "  'projection.datehour.interval.unit' = 'HOURS',",
-    `  'storage.location.template' = '${template}'`,
-    ");",
+    ...datehourProjection(o.rangeStart, template),
     "",
     `CREATE OR REPLACE VIEW \`${dedupeViewName(o.table)}\` AS`,
     `${dedupeViewSelect(o.table)};`,
@@ -150,4 +142,19 @@ function splitTopLevel(s: string): string[] {
   }
   out.push(cur);
   return out.map((x) => x.trim());
+}
+
+/** Partition projection on the `datehour` folders (yyyy/MM/dd/HH), shared by the raw and the compacted tables. */
+export function datehourProjection(rangeStart: string, template: string): string[] {
+  return [
+    "TBLPROPERTIES (",
+    "  'projection.enabled' = 'true',",
+    "  'projection.datehour.type' = 'date',",
+    `  'projection.datehour.range' = '${rangeStart},NOW',`,
+    "  'projection.datehour.format' = 'yyyy/MM/dd/HH',",
+    "  'projection.datehour.interval' = '1',",
+    "  'projection.datehour.interval.unit' = 'HOURS',",
+    `  'storage.location.template' = '${template}'`,
+    ");",
+  ];
 }

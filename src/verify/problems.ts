@@ -1,20 +1,9 @@
 import type { BadContentError } from "../archive/parse.js";
 
-/** Stable problem codes: they appear in the JSON report, the HTML report, log lines and the docs (docs/verify.md). */
-export const PROBLEM_CODES = [
-  "CORRUPT_OBJECT",
-  "MALFORMED_LINE",
-  "UNKNOWN_SCHEMA",
-  "MD5_MISMATCH",
-  "WRONG_HOUR",
-  "KEY_ID_MISMATCH",
-  "BATCH_HASH_MISMATCH",
-  "COUNT_MISMATCH",
-  "CONFLICT",
-  "MISSING_FROM_COMPACTED",
-  "EXTRA_IN_COMPACTED",
-  "DUPLICATE_IN_COMPACTED",
-] as const;
+import { VERIFY_PROBLEM_CODES } from "../reasons.js";
+
+/** Stable problem codes, from the one catalogue (src/reasons.ts). */
+export const PROBLEM_CODES = VERIFY_PROBLEM_CODES;
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 

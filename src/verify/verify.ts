@@ -3,7 +3,7 @@ import type { Envelope } from "../archive/envelope.js";
 import { hourPrefixes } from "../archive/format.js";
 import type { BadContentError } from "../archive/parse.js";
 import { listWindow, readObject, type ListedObject, type ReadCounters } from "../archive/read.js";
-import { classifyAwsError, describeError, isSinkFatalReason } from "../errors.js";
+import { ArchiverError, classifyAwsError, describeError, isSinkFatalReason } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { CommitRecord } from "../archive/compacted.js";
 import { batchHashMismatch, countMismatch, keyIdMismatch, wrongHour } from "./checks.js";
@@ -44,7 +44,8 @@ interface HourState {
 }
 
 /** Fatal for the run rather than a problem of one object: every other read would fail the same way. */
-class FatalReadError extends Error {}
+/** A bucket-wide read failure (denied, missing bucket, wrong region): the run stops instead of flagging every object. */
+class FatalReadError extends ArchiverError {}
 
 export class Verifier {
   objectsTotal = 0;
@@ -137,8 +138,7 @@ export class Verifier {
     const ledger = hs.ledger ?? new HourLedger();
     hs.figures.objects++;
     hs.figures.bytes += ob.size;
-    const at = (code: ProblemCode, detail: string, extra: { messageId?: string | undefined; line?: number } = {}) =>
-      this.problem({ code, key: ob.key, hour: ob.parsed.hour, ...(extra.messageId ? { messageId: extra.messageId } : {}), ...(extra.line ? { line: extra.line } : {}), detail });
+    const at = this.reporterFor(ob);
     const ids: string[] | undefined = ob.parsed.layout === "ndjson" ? [] : undefined;
     let idsComplete = true;
     let held = 0;
@@ -172,23 +172,13 @@ export class Verifier {
       }
       at(code, err.message, { messageId: err.messageId, line });
     };
+    const md5Mismatch = (line: number, err: BadContentError) => {
+      mismatch = true;
+      at("MD5_MISMATCH", err.message, { messageId: err.messageId, line });
+    };
     try {
-      const info = await readObject(
-        this.s3,
-        this.o.bucket,
-        ob,
-        this.counters,
-        {
-          envelope: onEnvelope,
-          bad: onBad,
-          md5Mismatch: (line, err) => {
-            mismatch = true;
-            at("MD5_MISMATCH", err.message, { messageId: err.messageId, line });
-          },
-          stopped: () => this.abort.signal.aborted,
-        },
-        this.abort.signal,
-      );
+      const callbacks = { envelope: onEnvelope, bad: onBad, md5Mismatch, stopped: () => this.abort.signal.aborted };
+      const info = await readObject(this.s3, this.o.bucket, ob, this.counters, callbacks, this.abort.signal);
       // A broken stream explains a short count and a hash over fewer ids: reported once, as the object's problem.
       if (!corrupt && !this.abort.signal.aborted) {
         const cm = countMismatch(info.metadata, held);
@@ -198,14 +188,30 @@ export class Verifier {
       }
     } catch (err) {
       if (this.abort.signal.aborted) return;
-      const reason = classifyAwsError(err);
-      const d = describeError(err);
-      if (isSinkFatalReason(reason)) {
-        this.stop("fatal", `${d.code}: ${d.message}`);
-        throw new FatalReadError(d.message);
-      }
-      at("CORRUPT_OBJECT", `cannot be read: ${d.code}: ${d.message}`);
+      this.readFailed(err, (detail) => at("CORRUPT_OBJECT", detail));
     }
+    await this.objectDone(hs, ledger);
+  }
+
+  /** Reports a problem of this object (with the message id and line where there is one). */
+  private reporterFor(ob: ListedObject) {
+    return (code: ProblemCode, detail: string, extra: { messageId?: string | undefined; line?: number } = {}) =>
+      this.problem({ code, key: ob.key, hour: ob.parsed.hour, ...(extra.messageId ? { messageId: extra.messageId } : {}), ...(extra.line ? { line: extra.line } : {}), detail });
+  }
+
+  /** A bucket-wide failure stops the run; anything else is this object's problem. */
+  private readFailed(err: unknown, corrupt: (detail: string) => void): void {
+    const reason = classifyAwsError(err);
+    const d = describeError(err);
+    if (isSinkFatalReason(reason)) {
+      this.stop("fatal", `${d.code}: ${d.message}`);
+      throw new FatalReadError(reason, d.message);
+    }
+    corrupt(`cannot be read: ${d.code}: ${d.message}`);
+  }
+
+  /** The hour's last object read: its figures are final, its compacted generations compared, its ledger dropped. */
+  private async objectDone(hs: HourState, ledger: HourLedger): Promise<void> {
     this.objectsDone++;
     if (--hs.remaining === 0) {
       hs.figures.distinctIds = ledger.distinct;
