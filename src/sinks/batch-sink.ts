@@ -1,5 +1,5 @@
-import { buildBatchKey, hourStart, NDJSON_CONTENT_TYPE } from "../archive/format.js";
-import { NdjsonObjectBuilder } from "../archive/ndjson-batch.js";
+import { batchObjectKey, hourStart } from "../archive/format.js";
+import { createObjectEncoder, type ObjectEncoder } from "../archive/object-encoder.js";
 import { SCHEMA_VERSION } from "../archive/envelope.js";
 import type { Config } from "../config.js";
 import { setTimeout as delay } from "node:timers/promises";
@@ -33,7 +33,7 @@ interface Member {
 
 interface OpenBatch {
   hour: number;
-  builder: NdjsonObjectBuilder;
+  builder: ObjectEncoder;
   members: Member[];
   firstSent: number;
   lastSent: number;
@@ -143,7 +143,7 @@ export class BatchSink implements ArchiveSink {
       openedAt: this.now(),
       charged: 0,
       settled: false,
-      builder: new NdjsonObjectBuilder(this.d.config.archiveCompression, (n) => {
+      builder: createObjectEncoder(this.d.config.archiveCompression, (n) => {
         if (b.settled) return;
         b.charged += n;
         if (n > 0) this.d.holdBytes(n);
@@ -190,16 +190,15 @@ export class BatchSink implements ArchiveSink {
       // The write budget starts before the codec's last flush, so a stuck compressor cannot hold a batch unbounded.
       const budget = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
       const body = await untilAborted(b.builder.finish(), budget);
-      key = buildBatchKey(config.prefix, b.firstSent, ids, config.archiveCompression);
+      key = batchObjectKey(config.prefix, b.firstSent, ids, b.builder.extension);
       const metadata = {
         "message-count": String(count),
         "first-sent-timestamp": String(b.firstSent),
         "last-sent-timestamp": String(b.lastSent),
         "schema-version": String(SCHEMA_VERSION),
-        "archive-format": "ndjson",
-        compression: config.archiveCompression,
+        ...b.builder.formatMetadata,
       };
-      const res = await this.writeRetryingOnStop(key, body, metadata, count, budget);
+      const res = await this.writeRetryingOnStop(key, body, metadata, count, budget, b.builder.contentType);
       metrics.archiveDuration.observe((this.now() - started) / 1000);
       if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
       metrics.batchMessages.observe(count);
@@ -235,12 +234,12 @@ export class BatchSink implements ArchiveSink {
    * it succeeds or the shutdown deadline aborts it, whose outcome then releases the messages: a stop must not leave a
    * batch in flight for the visibility timeout because S3 answered SlowDown for a few seconds.
    */
-  private async writeRetryingOnStop(key: string, body: Buffer, metadata: Record<string, string>, count: number, budget: AbortSignal) {
+  private async writeRetryingOnStop(key: string, body: Buffer, metadata: Record<string, string>, count: number, budget: AbortSignal, contentType: string) {
     const { config, writer, log } = this.d;
     for (let round = 0; ; round++) {
       const signal = round === 0 ? budget : AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
       try {
-        return await writer.write(key, body, metadata, signal, { ...this.checks, contentType: NDJSON_CONTENT_TYPE });
+        return await writer.write(key, body, metadata, signal, { ...this.checks, contentType });
       } catch (err) {
         if (!this.stopping || this.d.signal.aborted || (err instanceof ArchiveWriteError && err.sinkFatal)) throw err;
         const waitMs = Math.min(2000, 250 * 2 ** round);
