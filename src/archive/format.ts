@@ -54,9 +54,14 @@ export function batchIdHash(messageIds: readonly string[]): string {
 }
 
 export function buildBatchKey(prefix: string, firstSentTimestampMs: number, messageIds: readonly string[], compression: ArchiveCompression): string {
+  return batchObjectKey(prefix, firstSentTimestampMs, messageIds, NDJSON_EXTENSIONS[compression]);
+}
+
+/** buildBatchKey for an object whose encoder names its own suffix (see src/archive/object-encoder.ts). */
+export function batchObjectKey(prefix: string, firstSentTimestampMs: number, messageIds: readonly string[], extension: string): string {
   if (!isValidSentTimestamp(firstSentTimestampMs)) throw new MalformedMessageError(`batch has no valid first SentTimestamp (${firstSentTimestampMs})`);
   if (messageIds.length === 0) throw new MalformedMessageError("batch has no messages");
-  return `${prefix}${hourPath(firstSentTimestampMs)}/${firstSentTimestampMs}-${batchIdHash(messageIds)}${NDJSON_EXTENSIONS[compression]}`;
+  return `${prefix}${hourPath(firstSentTimestampMs)}/${firstSentTimestampMs}-${batchIdHash(messageIds)}${extension}`;
 }
 
 /** `byHand`: named by someone else (see byExtension), so the name carries no message id, first timestamp or hash. */

@@ -1,6 +1,6 @@
 import type { Transform } from "node:stream";
 import type { ArchiveCompression } from "../config.js";
-import { createCompressor } from "./format.js";
+import { CONTENT_ENCODINGS, createCompressor, NDJSON_CONTENT_TYPE, NDJSON_EXTENSIONS } from "./format.js";
 
 /** Lines are handed to the compressor in chunks of about this size: one threadpool hop per chunk, not per message. */
 const CHUNK_BYTES = 64 * 1024;
@@ -29,11 +29,19 @@ export class NdjsonObjectBuilder {
   private ending: (() => void) | undefined;
   private failure: Error | undefined;
 
+  readonly contentType = NDJSON_CONTENT_TYPE;
+  readonly extension: string;
+  readonly contentEncoding: string | undefined;
+  readonly formatMetadata: Readonly<Record<string, string>>;
+
   constructor(
     compression: ArchiveCompression,
     /** Called with each change of the bytes held (positive: newly held; negative: freed), for the memory budget. */
     private readonly onCharge: (bytes: number) => void = () => undefined,
   ) {
+    this.extension = NDJSON_EXTENSIONS[compression];
+    this.contentEncoding = CONTENT_ENCODINGS[compression];
+    this.formatMetadata = { "archive-format": "ndjson", compression };
     this.compressor = createCompressor(compression);
     this.compressor?.on("data", (chunk: Buffer) => this.collect(chunk));
     this.compressor?.on("error", (err: Error) => (this.failure = err));

@@ -1,5 +1,5 @@
-import { buildBatchKey, hourStart, NDJSON_CONTENT_TYPE } from "../archive/format.js";
-import { NdjsonObjectBuilder } from "../archive/ndjson-batch.js";
+import { batchObjectKey, hourStart } from "../archive/format.js";
+import { createObjectEncoder, type ObjectEncoder } from "../archive/object-encoder.js";
 import { SCHEMA_VERSION } from "../archive/envelope.js";
 import type { Config } from "../config.js";
 import { setTimeout as delay } from "node:timers/promises";
@@ -21,9 +21,9 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 
 export type FlushReason = "count" | "bytes" | "age" | "hour" | "shutdown" | "fifo" | "budget";
 
-/** Hours with an open batch at once; a message for one more hour closes the oldest. */
+/** Hours with an open object at once; a message for one more hour closes the oldest. */
 export const MAX_OPEN_HOURS = 4;
-/** A batch younger than this is not closed just because a newer hour's message arrived (boundary jitter). */
+/** An object younger than this is not closed just because a newer hour's message arrived (boundary jitter). */
 const HOUR_CLOSE_GRACE_MS = 1000;
 
 interface Member {
@@ -31,17 +31,17 @@ interface Member {
   resolve: (o: SinkOutcome) => void;
 }
 
-interface OpenBatch {
+interface OpenObject {
   hour: number;
-  builder: NdjsonObjectBuilder;
+  encoder: ObjectEncoder;
   members: Member[];
   firstSent: number;
   lastSent: number;
   openedAt: number;
   timer: NodeJS.Timeout;
-  /** Bytes the batch holds, charged to the memory budget: lines not yet consumed by the compressor, then its output. */
+  /** Bytes the object holds, charged to the memory budget: lines not yet consumed by the compressor, then its output. */
   charged: number;
-  /** Set once the batch's bytes went back to the budget: a codec still emitting after a cut finish() charges nothing. */
+  /** Set once the object's bytes went back to the budget: a codec still emitting after a cut finish() charges nothing. */
   settled: boolean;
 }
 
@@ -52,21 +52,21 @@ interface Deps {
   log: Logger;
   /** Aborted at the shutdown deadline. */
   signal: AbortSignal;
-  /** Charges and returns the bytes held by open and flushing batches (the in-flight byte budget). */
+  /** Charges and returns the bytes held by open and flushing objects (the in-flight byte budget). */
   holdBytes: (n: number) => void;
   releaseBytes: (n: number) => void;
   now?: () => number;
 }
 
 /**
- * ARCHIVE_FORMAT=ndjson: messages are appended to one open batch per SentTimestamp hour and become durable together
- * when the batch's object is written (200, or 412 for an identical batch already stored). A batch closes on
+ * ARCHIVE_FORMAT=ndjson: messages are appended to one open object per SentTimestamp hour and become durable together
+ * when that object is written (200, or 412 for an identical object already stored). An object closes on
  * whichever comes first: BATCH_MAX_MESSAGES, BATCH_MAX_BYTES (compressed), BATCH_MAX_SECONDS after it opened, a newer
  * hour, or shutdown. Nothing is deleted here: each message's promise resolves and the receive side deletes.
  */
 export class BatchSink implements ArchiveSink {
   readonly format = "ndjson" as const;
-  private readonly open = new Map<number, OpenBatch>();
+  private readonly open = new Map<number, OpenObject>();
   private readonly writing = new Set<Promise<void>>();
   private buffered = 0;
   private bufferedBytes = 0;
@@ -88,24 +88,24 @@ export class BatchSink implements ArchiveSink {
     return this.open.size;
   }
 
-  /** Resolves once every batch closed so far has been written or has failed. */
+  /** Resolves once every object closed so far has been written or has failed. */
   async idle(): Promise<void> {
     while (this.writing.size > 0) await Promise.allSettled([...this.writing]);
   }
 
   submit({ valid, json }: SinkItem): Promise<SinkOutcome> {
     const hour = hourStart(valid.sentTimestampMs);
-    let batch = this.open.get(hour);
-    if (!batch) {
+    let object = this.open.get(hour);
+    if (!object) {
       this.closeOlderHours(hour);
-      batch = this.openBatch(hour, valid.sentTimestampMs);
+      object = this.openObject(hour, valid.sentTimestampMs);
     }
-    const b = batch;
+    const b = object;
     const outcome = new Promise<SinkOutcome>((resolve) => b.members.push({ messageId: valid.messageId, resolve }));
     try {
-      b.builder.append(json);
+      b.encoder.append(json);
     } catch (err) {
-      // Cannot happen for an open batch; fail this one message rather than the batch.
+      // Cannot happen for an open object; fail this one message rather than the object.
       b.members.pop()?.resolve({ status: "failed", reason: "internal", sinkFatal: false, aborted: false });
       this.d.log.error({ event: "batch_append_failed", messageId: valid.messageId, err: describeError(err) }, "could not append to batch");
       return outcome;
@@ -114,7 +114,7 @@ export class BatchSink implements ArchiveSink {
     b.lastSent = Math.max(b.lastSent, valid.sentTimestampMs);
     this.setBuffered(1);
     if (b.members.length >= this.d.config.batchMaxMessages) this.close(b, "count");
-    else if (b.builder.estimatedBytes >= this.d.config.batchMaxBytes) this.close(b, "bytes");
+    else if (b.encoder.estimatedBytes >= this.d.config.batchMaxBytes) this.close(b, "bytes");
     return outcome;
   }
 
@@ -128,14 +128,14 @@ export class BatchSink implements ArchiveSink {
       for (const b of [...this.open.values()]) this.close(b, reason);
       return;
     }
-    // Receiving waits for bytes that only a flush frees: close the batch holding the most.
-    let largest: OpenBatch | undefined;
+    // Receiving waits for bytes that only a flush frees: close the object holding the most.
+    let largest: OpenObject | undefined;
     for (const b of this.open.values()) if (!largest || b.charged > largest.charged) largest = b;
     if (largest) this.close(largest, reason);
   }
 
-  private openBatch(hour: number, sent: number): OpenBatch {
-    const b: OpenBatch = {
+  private openObject(hour: number, sent: number): OpenObject {
+    const b: OpenObject = {
       hour,
       members: [],
       firstSent: sent,
@@ -143,7 +143,7 @@ export class BatchSink implements ArchiveSink {
       openedAt: this.now(),
       charged: 0,
       settled: false,
-      builder: new NdjsonObjectBuilder(this.d.config.archiveCompression, (n) => {
+      encoder: createObjectEncoder(this.d.config.archiveCompression, (n) => {
         if (b.settled) return;
         b.charged += n;
         if (n > 0) this.d.holdBytes(n);
@@ -170,7 +170,7 @@ export class BatchSink implements ArchiveSink {
     }
   }
 
-  private close(b: OpenBatch, reason: FlushReason): void {
+  private close(b: OpenObject, reason: FlushReason): void {
     if (this.open.get(b.hour) !== b) return;
     this.open.delete(b.hour);
     clearTimeout(b.timer);
@@ -179,7 +179,7 @@ export class BatchSink implements ArchiveSink {
     this.writing.add(p);
   }
 
-  private async write(b: OpenBatch, reason: FlushReason): Promise<void> {
+  private async write(b: OpenObject, reason: FlushReason): Promise<void> {
     const { config, metrics, log } = this.d;
     const ids = b.members.map((m) => m.messageId);
     const count = b.members.length;
@@ -187,19 +187,18 @@ export class BatchSink implements ArchiveSink {
     let outcome: SinkOutcome;
     const started = this.now();
     try {
-      // The write budget starts before the codec's last flush, so a stuck compressor cannot hold a batch unbounded.
+      // The write budget starts before the codec's last flush, so a stuck compressor cannot hold an object unbounded.
       const budget = AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
-      const body = await untilAborted(b.builder.finish(), budget);
-      key = buildBatchKey(config.prefix, b.firstSent, ids, config.archiveCompression);
+      const body = await untilAborted(b.encoder.finish(), budget);
+      key = batchObjectKey(config.prefix, b.firstSent, ids, b.encoder.extension);
       const metadata = {
         "message-count": String(count),
         "first-sent-timestamp": String(b.firstSent),
         "last-sent-timestamp": String(b.lastSent),
         "schema-version": String(SCHEMA_VERSION),
-        "archive-format": "ndjson",
-        compression: config.archiveCompression,
+        ...b.encoder.formatMetadata,
       };
-      const res = await this.writeRetryingOnStop(key, body, metadata, count, budget);
+      const res = await this.writeRetryingOnStop(key, body, metadata, count, budget, b.encoder.contentType);
       metrics.archiveDuration.observe((this.now() - started) / 1000);
       if (res.attempts > 1) metrics.s3Retries.inc(res.attempts - 1);
       metrics.batchMessages.observe(count);
@@ -233,14 +232,14 @@ export class BatchSink implements ArchiveSink {
   /**
    * One write within S3_WRITE_BUDGET; while stopping, a write that failed for good is tried again (with backoff) until
    * it succeeds or the shutdown deadline aborts it, whose outcome then releases the messages: a stop must not leave a
-   * batch in flight for the visibility timeout because S3 answered SlowDown for a few seconds.
+   * an object's messages in flight for the visibility timeout because S3 answered SlowDown for a few seconds.
    */
-  private async writeRetryingOnStop(key: string, body: Buffer, metadata: Record<string, string>, count: number, budget: AbortSignal) {
+  private async writeRetryingOnStop(key: string, body: Buffer, metadata: Record<string, string>, count: number, budget: AbortSignal, contentType: string) {
     const { config, writer, log } = this.d;
     for (let round = 0; ; round++) {
       const signal = round === 0 ? budget : AbortSignal.any([this.d.signal, AbortSignal.timeout(config.s3WriteBudgetSeconds * 1000)]);
       try {
-        return await writer.write(key, body, metadata, signal, { ...this.checks, contentType: NDJSON_CONTENT_TYPE });
+        return await writer.write(key, body, metadata, signal, { ...this.checks, contentType });
       } catch (err) {
         if (!this.stopping || this.d.signal.aborted || (err instanceof ArchiveWriteError && err.sinkFatal)) throw err;
         const waitMs = Math.min(2000, 250 * 2 ** round);

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { NdjsonObjectBuilder } from "../../src/archive/ndjson-batch.js";
+import { createObjectEncoder } from "../../src/archive/object-encoder.js";
 
 const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i, body: `"\\\n ${"é".repeat(i % 50)} 😀 \u2028` }));
 const expected = Buffer.from(lines.map((l) => `${l}\n`).join(""), "utf8");
@@ -58,5 +59,16 @@ describe("NdjsonObjectBuilder", () => {
     const [x, y] = await Promise.all([b.finish(), b.finish()]);
     expect(x).toBe(y);
     expect(() => b.append("{}")).toThrow(/finished/);
+  });
+});
+
+describe("createObjectEncoder", () => {
+  it("chooses the NDJSON encoder, which names its suffix, content type and layout metadata from the compression", async () => {
+    const gz = createObjectEncoder("gzip", () => undefined);
+    expect([gz.extension, gz.contentType, gz.contentEncoding, gz.formatMetadata]).toEqual([".ndjson.gz", "application/x-ndjson", "gzip", { "archive-format": "ndjson", compression: "gzip" }]);
+    const plain = createObjectEncoder("none", () => undefined);
+    plain.append('{"a":1}');
+    expect([plain.extension, plain.contentEncoding]).toEqual([".ndjson", undefined]);
+    expect((await plain.finish()).toString("utf8")).toBe('{"a":1}\n');
   });
 });
