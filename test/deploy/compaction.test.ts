@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { parseCompactArgs } from "../../src/cli/compact-args.js";
 import { CHART, K8S, find, helmTemplate, kinds, kustomize, requireSystemTool, restrictedPssProblems, run, validateAll, type K8sObject } from "./helpers.js";
+import { expand } from "./prom-rules.js";
 
 const DEFAULT_VALUES = join(CHART, "ci/default-values.yaml");
 const jobPod = (cj: K8sObject) => (cj as any).spec.jobTemplate.spec.template.spec;
@@ -89,6 +90,66 @@ describe("Helm: compaction.enabled", () => {
       writeFileSync(join(dir, "rules.yaml"), stringify({ groups: pr.spec.groups }));
       const r = run(requireSystemTool("promtool"), ["check", "rules", join(dir, "rules.yaml")]);
       expect(r.code, r.stdout + r.stderr).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("promtool test rules: the compaction alerts fire when they should and stay silent on the near miss", () => {
+  const objects = helmTemplate(["-f", DEFAULT_VALUES, "--set", "compaction.enabled=true,prometheusRule.enabled=true"]);
+  const pr = objects.filter((x) => x.kind === "PrometheusRule").find((x) => x.metadata.name === "sqs-archiver-compact") as any;
+  const rules = pr.spec.groups.flatMap((g: any) => g.rules) as Array<{ alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+  /** The alert as Prometheus produces it: its labels, and its annotations expanded with them. */
+  const alert = (i: number, labels: Record<string, string>) => {
+    const all = { ...labels, ...rules[i]?.labels };
+    return { exp_labels: all, exp_annotations: Object.fromEntries(Object.entries(rules[i]?.annotations ?? {}).map(([k, v]) => [k, expand(v, all, 0)])) };
+  };
+  const behind = Number(/> (\d+)$/.exec(rules[1]?.expr ?? "")?.[1]);
+  const kjs = (job: string) => `kube_job_status_failed{namespace="sqs-archiver", job_name="${job}"}`;
+  const kcs = (cronjob: string) => `kube_cronjob_status_last_successful_time{namespace="sqs-archiver", cronjob="${cronjob}"}`;
+  const late = `${Math.ceil((behind + 15 * 60) / 60)}m`;
+
+  it("each scenario passes in promtool", () => {
+    const tests = [
+      {
+        name: "a failed compaction Job pages once it has stayed failed for 5m",
+        interval: "1m",
+        input_series: [{ series: kjs("sqs-archiver-compact-29412345"), values: "1x30" }],
+        alert_rule_test: [
+          { eval_time: "3m", alertname: "SqsArchiverCompactionFailed", exp_alerts: [] },
+          { eval_time: "10m", alertname: "SqsArchiverCompactionFailed", exp_alerts: [alert(0, { namespace: "sqs-archiver", job_name: "sqs-archiver-compact-29412345" })] },
+        ],
+      },
+      {
+        name: "another release's failed Job, or ours succeeding, stays silent",
+        interval: "1m",
+        input_series: [
+          { series: kjs("payments-sqs-archiver-compact-29412345"), values: "1x30" },
+          { series: kjs("sqs-archiver-compact-29412346"), values: "0x30" },
+        ],
+        alert_rule_test: [{ eval_time: "20m", alertname: "SqsArchiverCompactionFailed", exp_alerts: [] }],
+      },
+      {
+        name: "no successful run for longer than maxHoursBehind pages",
+        interval: "1m",
+        input_series: [{ series: kcs("sqs-archiver-compact"), values: `0x${Math.ceil(behind / 60) + 30}` }],
+        alert_rule_test: [{ eval_time: late, alertname: "SqsArchiverCompactionBehind", exp_alerts: [alert(1, { namespace: "sqs-archiver", cronjob: "sqs-archiver-compact" })] }],
+      },
+      {
+        name: "a CronJob that keeps succeeding stays silent",
+        interval: "1m",
+        input_series: [{ series: kcs("sqs-archiver-compact"), values: `0+60x${Math.ceil(behind / 60) + 30}` }],
+        alert_rule_test: [{ eval_time: late, alertname: "SqsArchiverCompactionBehind", exp_alerts: [] }],
+      },
+    ];
+    const dir = mkdtempSync(join(tmpdir(), "compact-promtool-"));
+    try {
+      writeFileSync(join(dir, "rules.yaml"), stringify({ groups: pr.spec.groups }));
+      writeFileSync(join(dir, "tests.yaml"), stringify({ rule_files: [join(dir, "rules.yaml")], evaluation_interval: "1m", tests }));
+      const r = run(requireSystemTool("promtool"), ["test", "rules", join(dir, "tests.yaml")]);
+      expect(r.stdout + r.stderr, "promtool test rules").toContain("SUCCESS");
+      expect(r.code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
