@@ -2,9 +2,9 @@ import { tmpdir } from "node:os";
 import { ConfigError } from "../errors.js";
 import { prefixProblem } from "../validators.js";
 import { UsageError } from "../replay/errors.js";
-import { parseDuration, parseTime, type TimeSpec } from "../replay/time.js";
+import { parseDuration, type TimeSpec } from "../replay/time.js";
 import type { CompactAwsSettings } from "../compact/s3.js";
-import { archiveRegion, awsSettings, bucketAndPrefix, parse } from "./replay-args.js";
+import { archiveRegion, awsSettings, bucketAndPrefix, numberFlag, parse, timeWindow } from "./replay-args.js";
 
 /** `sqs-archiver compact` arguments: pure (argv, env and now in; options or UsageError/ConfigError out). */
 
@@ -66,12 +66,6 @@ export function defaultToPrefix(prefix: string): string {
   return prefix === "" ? "compacted/" : `${prefix.replace(/\/+$/, "")}-compacted/`;
 }
 
-function wholeNumber(raw: unknown, flag: string, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (String(raw).trim() === "" || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} ${JSON.stringify(raw)}: must be a whole number from ${min} to ${max}`);
-  return n;
-}
 
 const COMPACT_OPTIONS = {
   since: { type: "string" },
@@ -103,15 +97,12 @@ export function parseCompactArgs(argv: string[], env: Env, nowMs: number): Compa
   const { values } = parse(argv, COMPACT_OPTIONS);
   const v = values as Record<string, string | boolean | undefined>;
   if (v.help) return "help";
-  if (typeof v.since !== "string") throw new UsageError("--since is required (RFC 3339, Unix seconds or a duration such as 2h)");
-  const since = parseTime(v.since, nowMs, "--since");
-  const until = typeof v.until === "string" ? parseTime(v.until, nowMs, "--until") : { ms: nowMs, relative: true, input: "now" };
-  if (since.ms >= until.ms) throw new UsageError(`--since ${v.since} (${new Date(since.ms).toISOString()}) must be before --until ${until.input} (${new Date(until.ms).toISOString()})`);
+  const { since, until } = timeWindow(v, nowMs);
   const settleText = (v.settle as string | undefined) ?? DEFAULT_SETTLE;
   const settleMs = settleText === "0" ? 0 : parseDuration(settleText);
   if (settleMs === null) throw new UsageError(`--settle ${JSON.stringify(settleText)}: must be a duration such as 10m, 1h or 0`);
-  const concurrency = wholeNumber(v.concurrency, "--concurrency", 1, 64) ?? DEFAULT_COMPACT_CONCURRENCY;
-  const threads = wholeNumber(v.threads, "--threads", 1, 256) ?? DEFAULT_THREADS;
+  const concurrency = numberFlag(v, "concurrency", DEFAULT_COMPACT_CONCURRENCY, { min: 1, max: 64, int: true });
+  const threads = numberFlag(v, "threads", DEFAULT_THREADS, { min: 1, max: 256, int: true });
   const memoryLimit = (v["memory-limit"] as string | undefined) ?? (env.COMPACT_MEMORY_LIMIT || DEFAULT_MEMORY_LIMIT);
   const memOk = /^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i.test(memoryLimit);
   if (!memOk && v["memory-limit"] !== undefined) throw new UsageError(`--memory-limit ${JSON.stringify(memoryLimit)}: must be a size such as 256MB or 1GB`);

@@ -174,10 +174,10 @@ const REPLAY_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
 
-type Values = Record<string, string | boolean | string[] | undefined>;
+export type Values = Record<string, string | boolean | string[] | undefined>;
 
 /** A numeric flag in [min, max] (whole when `int`), or its default when absent. */
-function numberFlag(v: Values, name: string, def: number, range: { min: number; max: number; int: boolean; hint?: string }): number {
+export function numberFlag(v: Values, name: string, def: number, range: { min: number; max: number; int: boolean; hint?: string }): number {
   const raw = v[name];
   if (raw === undefined) return def;
   const n = Number(raw);
@@ -187,18 +187,24 @@ function numberFlag(v: Values, name: string, def: number, range: { min: number; 
   return n;
 }
 
+/** --since (required) and --until (default now): the half-open window every archive command reads. */
+export function timeWindow(v: Values, nowMs: number): { since: TimeSpec; until: TimeSpec } {
+  if (typeof v.since !== "string") throw new UsageError("--since is required (RFC 3339, Unix seconds or a duration such as 2h)");
+  const since = parseTime(v.since, nowMs, "--since");
+  const until = typeof v.until === "string" ? parseTime(v.until, nowMs, "--until") : { ms: nowMs, relative: true, input: "now" };
+  if (since.ms >= until.ms) {
+    throw new UsageError(`--since ${v.since} (${new Date(since.ms).toISOString()}) must be before --until ${until.input} (${new Date(until.ms).toISOString()})`);
+  }
+  return { since, until };
+}
+
 /** --since/--until and --to, the flags every replay needs. */
 function windowAndTarget(v: Values, nowMs: number): { since: TimeSpec; until: TimeSpec; to: string } {
   if (typeof v.since !== "string") throw new UsageError("--since is required (RFC 3339, Unix seconds or a duration such as 2h)");
   if (typeof v.to !== "string") throw new UsageError("--to QUEUE_URL is required");
   const badTo = queueUrlProblem(v.to);
   if (badTo) throw new UsageError(`--to ${JSON.stringify(v.to)}: ${badTo}`);
-  const since = parseTime(v.since, nowMs, "--since");
-  const until = typeof v.until === "string" ? parseTime(v.until, nowMs, "--until") : { ms: nowMs, relative: true, input: "now" };
-  if (since.ms >= until.ms) {
-    throw new UsageError(`--since ${v.since} (${new Date(since.ms).toISOString()}) must be before --until ${until.input} (${new Date(until.ms).toISOString()})`);
-  }
-  return { since, until, to: v.to };
+  return { ...timeWindow(v, nowMs), to: v.to };
 }
 
 export function parseReplayArgs(argv: string[], env: Env, nowMs: number): ReplayCliOptions | "help" {

@@ -2,9 +2,8 @@ import { ConfigError } from "../errors.js";
 import { prefixProblem } from "../validators.js";
 import type { ReplayAwsSettings } from "../replay/clients.js";
 import { UsageError } from "../replay/errors.js";
-import { parseTime } from "../replay/time.js";
 import { DEFAULT_MAX_PROBLEMS } from "../verify/verify.js";
-import { archiveRegion, awsSettings, bucketAndPrefix, parse } from "./replay-args.js";
+import { archiveRegion, awsSettings, bucketAndPrefix, numberFlag, parse, timeWindow } from "./replay-args.js";
 
 /** `sqs-archiver verify` arguments: pure (argv, env and now in; options or UsageError/ConfigError out). */
 
@@ -54,13 +53,6 @@ export interface VerifyCliOptions {
 }
 
 
-function whole(v: Record<string, unknown>, name: string, def: number, max: number): number {
-  const raw = v[name];
-  if (raw === undefined) return def;
-  const n = Number(raw);
-  if (!/^\d+$/.test(String(raw)) || n < 1 || n > max) throw new UsageError(`--${name} ${JSON.stringify(raw)}: must be a whole number from 1 to ${max}`);
-  return n;
-}
 
 export function parseVerifyArgs(argv: string[], env: Env, nowMs: number): VerifyCliOptions | "help" {
   const { values } = parse(
@@ -80,15 +72,10 @@ export function parseVerifyArgs(argv: string[], env: Env, nowMs: number): Verify
   );
   const v = values as Record<string, string | boolean | undefined>;
   if (v.help) return "help";
-  if (typeof v.since !== "string") throw new UsageError("--since is required (RFC 3339, Unix seconds or a duration such as 2h)");
-  const since = parseTime(v.since, nowMs, "--since");
-  const until = typeof v.until === "string" ? parseTime(v.until, nowMs, "--until") : { ms: nowMs, input: "now" };
-  if (since.ms >= until.ms) {
-    throw new UsageError(`--since ${v.since} (${new Date(since.ms).toISOString()}) must be before --until ${until.input} (${new Date(until.ms).toISOString()})`);
-  }
+  const { since, until } = timeWindow(v, nowMs);
   if (v.html === "") throw new UsageError("--html needs a file name");
-  const concurrency = whole(v, "concurrency", DEFAULT_VERIFY_CONCURRENCY, 256);
-  const maxProblems = whole(v, "max-problems", DEFAULT_MAX_PROBLEMS, 10_000_000);
+  const concurrency = numberFlag(v, "concurrency", DEFAULT_VERIFY_CONCURRENCY, { min: 1, max: 256, int: true });
+  const maxProblems = numberFlag(v, "max-problems", DEFAULT_MAX_PROBLEMS, { min: 1, max: 10_000_000, int: true });
   const problems: string[] = [];
   const { bucket, prefix } = bucketAndPrefix(v as { bucket?: string; prefix?: string }, env, problems);
   const compactedPrefix = v["compacted-prefix"] as string | undefined;

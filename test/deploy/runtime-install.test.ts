@@ -40,6 +40,22 @@ function depsInstallCommand(): string[] {
   return (m[1] as string).trim().split(/\s+/);
 }
 
+
+/** What the production-only install runs with: the image's environment, pointed at the emulator. */
+function productionEnv(app: string, endpoint: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: app,
+    NODE_ENV: "production",
+    AWS_EC2_METADATA_DISABLED: "true",
+    S3_BUCKET_NAME: "archive-bucket",
+    AWS_REGION: "us-east-1",
+    AWS_ENDPOINT_URL: endpoint,
+    S3_FORCE_PATH_STYLE: "true",
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+  };
+}
 describe("production-only install (the Dockerfile runtime stage without Docker)", () => {
   const app = mkdtempSync(join(tmpdir(), "sqs-archiver-runtime-"));
   let server: Fauxqs | undefined;
@@ -88,17 +104,8 @@ describe("production-only install (the Dockerfile runtime stage without Docker)"
     child = spawn(process.execPath, ["dist/main.js"], {
       cwd: app,
       env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: app,
-        NODE_ENV: "production",
-        AWS_EC2_METADATA_DISABLED: "true",
+        ...productionEnv(app, fauxqs.address),
         SQS_QUEUE_URL: queueUrl,
-        S3_BUCKET_NAME: "archive-bucket",
-        AWS_REGION: "us-east-1",
-        AWS_ENDPOINT_URL: fauxqs.address,
-        S3_FORCE_PATH_STYLE: "true",
-        AWS_ACCESS_KEY_ID: "test",
-        AWS_SECRET_ACCESS_KEY: "test",
         HEALTH_PORT: String(healthPort),
         WAIT_TIME_SECONDS: "1",
         SHUTDOWN_TIMEOUT_SECONDS: "5",
@@ -152,16 +159,7 @@ describe("production-only install (the Dockerfile runtime stage without Docker)"
       cwd: app,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: app,
-        NODE_ENV: "production",
-        AWS_EC2_METADATA_DISABLED: "true",
-        S3_BUCKET_NAME: "archive-bucket",
-        AWS_REGION: "us-east-1",
-        AWS_ENDPOINT_URL: fauxqs.address,
-        S3_FORCE_PATH_STYLE: "true",
-        AWS_ACCESS_KEY_ID: "test",
-        AWS_SECRET_ACCESS_KEY: "test",
+        ...productionEnv(app, fauxqs.address),
         COMPACT_SPILL_DIR: join(app, "spill"),
       },
     });
